@@ -1,0 +1,486 @@
+use std::collections::VecDeque;
+
+use super::backoff::Jitter;
+use super::config::Config;
+use super::error::{PlatformFailure, SessionError};
+use super::json::write_string;
+use super::reply::{decode_login_reply, LoginReply};
+use super::stored::{self, StoredSession};
+use super::token::{LoginCode, Token};
+
+/// Milliseconds since the Unix epoch, as the driver's clock reads them.
+pub type Millis = u64;
+
+/// Names one effect; its answer must carry the same id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OpId(pub u32);
+
+/// Names one caller waiting for a login state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct WaiterId(pub u32);
+
+/// Something the driver must do on the platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// `wx.getStorage({ key })`; answer with [`Outcome::StorageRead`].
+    ReadStorage { key: String },
+    /// `wx.setStorage({ key, data: value })`; answer with [`Outcome::StorageDone`].
+    WriteStorage { key: String, value: String },
+    /// `wx.removeStorage({ key })`; answer with [`Outcome::StorageDone`].
+    RemoveStorage { key: String },
+    /// `wx.checkSession()`; answer with [`Outcome::SessionChecked`].
+    CheckSession,
+    /// `wx.login({ timeout })`; answer with [`Outcome::Code`].
+    RequestCode { timeout_ms: u32 },
+    /// `wx.request` POST of [`login_request_body`]`(code)` as JSON to `url`, reading the reply as
+    /// text; answer with [`Outcome::Reply`].
+    PostCode { url: String, code: LoginCode, timeout_ms: u32 },
+}
+
+/// The body of the code exchange: `{"code":"…"}`.
+pub fn login_request_body(code: &LoginCode) -> String {
+    let mut body = String::from("{\"code\":");
+    write_string(&mut body, code.expose());
+    body.push('}');
+    body
+}
+
+/// What `wx.getStorage` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageValue {
+    /// Nothing under the key (or the read failed).
+    Missing,
+    Text(String),
+    /// A value that is not a string: someone else's data under our key.
+    Other,
+}
+
+/// The platform's answer to an [`Effect`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    StorageRead(StorageValue),
+    StorageDone(Result<(), PlatformFailure>),
+    /// `true` when `wx.checkSession` succeeded.
+    SessionChecked(bool),
+    Code(Result<LoginCode, PlatformFailure>),
+    Reply(Result<HttpReply, PlatformFailure>),
+}
+
+/// An HTTP response, body read as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpReply {
+    pub status: u16,
+    pub body: String,
+}
+
+/// A usable login state, as handed to callers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionView {
+    pub token: Token,
+    pub expires_at_ms: Millis,
+    /// Increases with every new session; lets a later "expired" report name the session it saw.
+    pub generation: u32,
+}
+
+/// Changes a page may want to react to (`auth.onChange`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionEvent {
+    LoggedIn { expires_at_ms: Millis },
+    LoggedOut,
+    /// The server said the session is gone; the next call logs in again.
+    Expired,
+    /// Storage could not be written or cleared; the session still lives in memory.
+    StorageFailed { message: String },
+}
+
+/// What the driver must do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    Effect { op: OpId, effect: Effect },
+    Settle { waiter: WaiterId, result: Result<SessionView, SessionError> },
+    Event(SessionEvent),
+}
+
+/// Why an operation is outstanding; decides what its answer means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    ReadStore,
+    Persist,
+    CheckSession,
+    Code,
+    Exchange,
+    /// A pause before the next login attempt; there is no effect, only a deadline.
+    Backoff,
+}
+
+#[derive(Debug)]
+struct Pending {
+    op: OpId,
+    purpose: Purpose,
+    deadline: Millis,
+}
+
+/// An answer, or the lack of one by the deadline.
+enum Answer {
+    Outcome(Outcome),
+    TimedOut,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StoreState {
+    Unread,
+    Reading,
+    Ready,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flight {
+    Idle,
+    /// `wx.checkSession` is running for a session loaded from storage.
+    Checking,
+    /// `attempt` counts from 1; it grows only after a transient server failure.
+    LoggingIn { attempt: u32 },
+}
+
+#[derive(Debug, Clone)]
+struct Session {
+    token: Token,
+    expires_at: Millis,
+    /// From this instant on the session counts as expired (expiry minus the safety margin).
+    stale_at: Millis,
+    generation: u32,
+}
+
+/// What storage should hold once the running write (if any) is done.
+#[derive(Debug, Clone)]
+enum Persist {
+    Write(String),
+    Remove,
+}
+
+/// The login session of one client. See the module documentation for the driving protocol.
+#[derive(Debug)]
+pub struct Core {
+    config: Config,
+    jitter: Jitter,
+    next_op: u32,
+    next_waiter: u32,
+    outputs: VecDeque<Output>,
+    pending: Vec<Pending>,
+    store: StoreState,
+    session: Option<Session>,
+    generation: u32,
+    /// Whether `wx.checkSession` has vouched for the current session (or was not wanted).
+    session_checked: bool,
+    flight: Flight,
+    waiters: Vec<WaiterId>,
+    force_requested: bool,
+    persist_running: bool,
+    persist_next: Option<Persist>,
+}
+
+impl Core {
+    /// `jitter_seed` should be random (the driver takes it from `Math.random`); it only spreads
+    /// retry delays.
+    pub fn new(config: Config, jitter_seed: u32) -> Self {
+        Core {
+            session_checked: !config.check_session,
+            config,
+            jitter: Jitter::new(jitter_seed),
+            next_op: 0,
+            next_waiter: 0,
+            outputs: VecDeque::new(),
+            pending: Vec::new(),
+            store: StoreState::Unread,
+            session: None,
+            generation: 0,
+            flight: Flight::Idle,
+            waiters: Vec::new(),
+            force_requested: false,
+            persist_running: false,
+            persist_next: None,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// A caller wants a valid login state. It is settled at once when the session is valid;
+    /// otherwise it joins the running login or starts one. `force` asks for a new session even
+    /// when the current one is valid (joining a login already running counts).
+    pub fn ensure_login(&mut self, now: Millis, force: bool) -> WaiterId {
+        self.next_waiter = self.next_waiter.wrapping_add(1);
+        let waiter = WaiterId(self.next_waiter);
+        self.waiters.push(waiter);
+        self.force_requested |= force;
+        self.advance(now);
+        waiter
+    }
+
+    /// Forgets the session in memory and in storage. Callers waiting for a login are rejected
+    /// with `LOGGED_OUT`, and answers to the cancelled login are ignored when they arrive.
+    pub fn logout(&mut self, now: Millis) {
+        self.pending.retain(|p| p.purpose == Purpose::Persist);
+        self.flight = Flight::Idle;
+        self.force_requested = false;
+        self.store = StoreState::Ready;
+        self.session = None;
+        self.session_checked = !self.config.check_session;
+        self.settle_waiters(Err(SessionError::LoggedOut));
+        self.persist(now, Persist::Remove);
+        self.outputs.push_back(Output::Event(SessionEvent::LoggedOut));
+    }
+
+    /// The platform answered operation `op`. Unknown or already finished ids are ignored.
+    pub fn handle(&mut self, now: Millis, op: OpId, outcome: Outcome) {
+        if let Some(index) = self.pending.iter().position(|p| p.op == op) {
+            let pending = self.pending.swap_remove(index);
+            self.finish(now, pending.purpose, Answer::Outcome(outcome));
+        }
+    }
+
+    /// Time has reached `now`: operations past their deadline fail with `TIMEOUT`, and a backoff
+    /// pause that has run out starts the next attempt.
+    pub fn handle_timeout(&mut self, now: Millis) {
+        while let Some(index) = self.pending.iter().position(|p| p.deadline <= now) {
+            let pending = self.pending.swap_remove(index);
+            self.finish(now, pending.purpose, Answer::TimedOut);
+        }
+    }
+
+    /// When [`Core::handle_timeout`] should next be called, if anything is waiting on time.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        self.pending.iter().map(|p| p.deadline).min()
+    }
+
+    /// The next thing for the driver to do. Drain it after every input.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// The current session if it is valid at `now`.
+    pub fn session(&self, now: Millis) -> Option<SessionView> {
+        self.session.as_ref().filter(|s| now < s.stale_at).map(|s| SessionView {
+            token: s.token.clone(),
+            expires_at_ms: s.expires_at,
+            generation: s.generation,
+        })
+    }
+
+    /// Whether a login (or its `wx.checkSession`) is running.
+    pub fn is_logging_in(&self) -> bool {
+        self.flight != Flight::Idle
+    }
+
+    fn start(&mut self, purpose: Purpose, effect: Option<Effect>, deadline: Millis) {
+        self.next_op = self.next_op.wrapping_add(1);
+        let op = OpId(self.next_op);
+        self.pending.push(Pending { op, purpose, deadline });
+        if let Some(effect) = effect {
+            self.outputs.push_back(Output::Effect { op, effect });
+        }
+    }
+
+    /// Starts a platform call that must answer within `timeoutMs`.
+    fn start_bounded(&mut self, now: Millis, purpose: Purpose, effect: Effect) {
+        let deadline = now + u64::from(self.config.timeout_ms);
+        self.start(purpose, Some(effect), deadline);
+    }
+
+    /// Moves waiting callers forward: load storage first, then serve them or start a login.
+    fn advance(&mut self, now: Millis) {
+        if self.waiters.is_empty() || self.flight != Flight::Idle {
+            return;
+        }
+        match self.store {
+            StoreState::Unread => {
+                self.store = StoreState::Reading;
+                let key = self.config.storage_key.clone();
+                self.start_bounded(now, Purpose::ReadStore, Effect::ReadStorage { key });
+                return;
+            }
+            StoreState::Reading => return,
+            StoreState::Ready => {}
+        }
+        if !self.force_requested {
+            if let Some(view) = self.session(now) {
+                if self.session_checked {
+                    self.settle_waiters(Ok(view));
+                } else {
+                    self.flight = Flight::Checking;
+                    self.start_bounded(now, Purpose::CheckSession, Effect::CheckSession);
+                }
+                return;
+            }
+        }
+        self.flight = Flight::LoggingIn { attempt: 1 };
+        self.request_code(now);
+    }
+
+    fn request_code(&mut self, now: Millis) {
+        let timeout_ms = self.config.timeout_ms;
+        self.start_bounded(now, Purpose::Code, Effect::RequestCode { timeout_ms });
+    }
+
+    fn finish(&mut self, now: Millis, purpose: Purpose, answer: Answer) {
+        use Answer::{Outcome as Got, TimedOut};
+        match (purpose, answer) {
+            (Purpose::ReadStore, answer) => {
+                let value = match answer {
+                    Got(Outcome::StorageRead(value)) => value,
+                    _ => StorageValue::Missing,
+                };
+                self.load_stored(now, value);
+                self.advance(now);
+            }
+            (Purpose::Persist, answer) => {
+                self.persist_running = false;
+                let failure = match answer {
+                    Got(Outcome::StorageDone(Ok(()))) => None,
+                    Got(Outcome::StorageDone(Err(f))) => Some(f.errmsg),
+                    _ => Some(format!("no answer within {} ms", self.config.timeout_ms)),
+                };
+                if let Some(message) = failure {
+                    self.outputs.push_back(Output::Event(SessionEvent::StorageFailed { message }));
+                }
+                if let Some(next) = self.persist_next.take() {
+                    self.persist(now, next);
+                }
+            }
+            (Purpose::CheckSession, answer) => {
+                self.flight = Flight::Idle;
+                self.session_checked = true;
+                if !matches!(answer, Got(Outcome::SessionChecked(true))) {
+                    // WeChat's session_key is gone: the server needs a fresh login to renew it.
+                    self.session = None;
+                }
+                self.advance(now);
+            }
+            (Purpose::Code, Got(Outcome::Code(Ok(code)))) if !code.expose().is_empty() => {
+                let effect = Effect::PostCode {
+                    url: self.config.login_url.clone(),
+                    code,
+                    timeout_ms: self.config.timeout_ms,
+                };
+                self.start_bounded(now, Purpose::Exchange, effect);
+            }
+            (Purpose::Code, Got(Outcome::Code(Err(failure)))) => self.fail_login(SessionError::WxLoginFailed(failure)),
+            (Purpose::Code, TimedOut) => {
+                self.fail_login(SessionError::Timeout { during: "wx.login", after_ms: self.config.timeout_ms })
+            }
+            (Purpose::Code, _) => {
+                self.fail_login(SessionError::WxLoginFailed(PlatformFailure::new("wx.login succeeded without a code")))
+            }
+            (Purpose::Exchange, Got(Outcome::Reply(Ok(reply)))) => self.on_login_reply(now, reply),
+            (Purpose::Exchange, Got(Outcome::Reply(Err(failure)))) => {
+                self.fail_login(SessionError::Network { during: "posting the login code", failure })
+            }
+            (Purpose::Exchange, _) => self.fail_login(SessionError::Timeout {
+                during: "the login request",
+                after_ms: self.config.timeout_ms,
+            }),
+            (Purpose::Backoff, _) => {
+                if let Flight::LoggingIn { attempt } = self.flight {
+                    self.flight = Flight::LoggingIn { attempt: attempt + 1 };
+                    // A code is single-use and the server may have spent it: start from wx.login.
+                    self.request_code(now);
+                }
+            }
+        }
+    }
+
+    fn on_login_reply(&mut self, now: Millis, reply: HttpReply) {
+        let decoded = decode_login_reply(
+            reply.status,
+            &reply.body,
+            &self.config.token_field,
+            &self.config.expires_in_field,
+        );
+        let attempt = match self.flight {
+            Flight::LoggingIn { attempt } => attempt,
+            _ => 1,
+        };
+        match decoded {
+            LoginReply::Granted { token, expires_in_s } => self.establish(now, token, expires_in_s),
+            LoginReply::Transient { status, errcode, errmsg } if attempt >= self.config.retry.max_attempts => {
+                self.fail_login(SessionError::ServerError { status, errcode, errmsg, attempts: attempt })
+            }
+            LoginReply::Transient { .. } => {
+                let delay = self.jitter.delay_ms(&self.config.retry, attempt);
+                self.start(Purpose::Backoff, None, now + delay);
+            }
+            LoginReply::Failed(error) => self.fail_login(error),
+        }
+    }
+
+    fn establish(&mut self, now: Millis, token: Token, expires_in_s: f64) {
+        let lifetime = (expires_in_s * 1000.0) as u64;
+        // A short-lived token still gets most of its life: the margin never exceeds a quarter.
+        let margin = self.config.expiry_margin_ms.min(lifetime / 4);
+        let expires_at = now + lifetime;
+        self.generation = self.generation.wrapping_add(1);
+        let session = Session { token, expires_at, stale_at: expires_at - margin, generation: self.generation };
+        self.persist(now, Persist::Write(stored::encode(&StoredSession {
+            token: session.token.clone(),
+            expires_at_ms: expires_at,
+        })));
+        let view = SessionView { token: session.token.clone(), expires_at_ms: expires_at, generation: session.generation };
+        self.session = Some(session);
+        self.session_checked = true;
+        self.flight = Flight::Idle;
+        self.force_requested = false;
+        self.outputs.push_back(Output::Event(SessionEvent::LoggedIn { expires_at_ms: expires_at }));
+        self.settle_waiters(Ok(view));
+    }
+
+    fn fail_login(&mut self, error: SessionError) {
+        self.flight = Flight::Idle;
+        self.force_requested = false;
+        self.settle_waiters(Err(error));
+    }
+
+    fn load_stored(&mut self, now: Millis, value: StorageValue) {
+        self.store = StoreState::Ready;
+        let text = match value {
+            StorageValue::Missing => return,
+            StorageValue::Text(text) => text,
+            StorageValue::Other => String::new(),
+        };
+        match stored::decode(&text) {
+            Some(found) => {
+                self.generation = self.generation.wrapping_add(1);
+                self.session = Some(Session {
+                    stale_at: found.expires_at_ms.saturating_sub(self.config.expiry_margin_ms),
+                    expires_at: found.expires_at_ms,
+                    token: found.token,
+                    generation: self.generation,
+                });
+            }
+            // Corrupt or foreign: never thrown at the page, just cleared.
+            None => self.persist(now, Persist::Remove),
+        }
+    }
+
+    /// Storage writes run one at a time, in order; only the latest wanted state is kept while one
+    /// runs, so a slow write can never land after a later logout.
+    fn persist(&mut self, now: Millis, wanted: Persist) {
+        if self.persist_running {
+            self.persist_next = Some(wanted);
+            return;
+        }
+        self.persist_running = true;
+        let key = self.config.storage_key.clone();
+        let effect = match wanted {
+            Persist::Write(value) => Effect::WriteStorage { key, value },
+            Persist::Remove => Effect::RemoveStorage { key },
+        };
+        self.start_bounded(now, Purpose::Persist, effect);
+    }
+
+    fn settle_waiters(&mut self, result: Result<SessionView, SessionError>) {
+        for waiter in self.waiters.drain(..) {
+            self.outputs.push_back(Output::Settle { waiter, result: result.clone() });
+        }
+    }
+}

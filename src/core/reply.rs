@@ -1,0 +1,154 @@
+//! Reading the developer server's answer to the code exchange (`POST loginPath {code}`), and
+//! mapping WeChat's `errcode`s, passed through by the server, to typed errors.
+
+use super::error::SessionError;
+use super::json::Json;
+use super::token::Token;
+
+/// What the server's reply means for the login.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoginReply {
+    /// A token and its lifetime in seconds.
+    Granted { token: Token, expires_in_s: f64 },
+    /// A failure worth retrying with a fresh code after a pause (HTTP 5xx, WeChat `-1` busy).
+    Transient { status: u16, errcode: Option<i64>, errmsg: String },
+    /// A failure retrying cannot fix.
+    Failed(SessionError),
+}
+
+/// Longest token we put in a header; far beyond any real session token.
+const MAX_TOKEN_LEN: usize = 4096;
+
+/// A token must be safe to put in an HTTP header: printable ASCII, no CR/LF (header injection).
+pub fn is_sendable_token(token: &str) -> bool {
+    !token.is_empty() && token.len() <= MAX_TOKEN_LEN && token.bytes().all(|b| (0x21..0x7f).contains(&b))
+}
+
+/// Decodes a reply given its status and raw body. `token_field`/`expires_in_field` are the
+/// configured (dotted) paths.
+pub fn decode_login_reply(status: u16, body: &str, token_field: &[String], expires_in_field: &[String]) -> LoginReply {
+    let doc = Json::parse(body).ok();
+    let errcode = doc.as_ref().and_then(|d| d.get("errcode")).and_then(Json::as_integer).filter(|&c| c != 0);
+    let errmsg = doc
+        .as_ref()
+        .and_then(|d| d.get("errmsg").or_else(|| d.get("message")))
+        .and_then(Json::as_str)
+        .map(|m| m.chars().take(200).collect::<String>())
+        .unwrap_or_default();
+
+    match (errcode, status) {
+        (Some(-1), _) | (_, 500..=599) => return LoginReply::Transient { status, errcode, errmsg },
+        (Some(40029 | 40163), _) => {
+            return LoginReply::Failed(SessionError::LoginRejected { status, errcode, errmsg });
+        }
+        (Some(45011), _) | (_, 429) => return LoginReply::Failed(SessionError::RateLimited { status, errcode, errmsg }),
+        (Some(40226), _) => return LoginReply::Failed(SessionError::UserBlocked { errmsg }),
+        (Some(_), _) | (_, 300..=499) => {
+            let errmsg = if errmsg.is_empty() && status == 404 {
+                "the login URL was not found: check baseUrl and loginPath".to_string()
+            } else {
+                errmsg
+            };
+            return LoginReply::Failed(SessionError::LoginRejected { status, errcode, errmsg });
+        }
+        _ => {}
+    }
+
+    let bad = |reason: String| LoginReply::Failed(SessionError::BadResponse { status, reason });
+    if !(200..300).contains(&status) {
+        return bad(format!("unexpected HTTP status {status}"));
+    }
+    let Some(doc) = doc else {
+        return bad("the login reply is not JSON".into());
+    };
+    let token = match doc.get_path(token_field).and_then(Json::as_str) {
+        Some(t) if is_sendable_token(t) => Token::new(t.to_string()),
+        Some(_) => return bad(format!("`{}` is not a usable token (empty, too long or not printable ASCII)", token_field.join("."))),
+        None => return bad(format!("the login reply has no string field `{}`", token_field.join("."))),
+    };
+    let expires_in_s = match doc.get_path(expires_in_field) {
+        Some(Json::Number(n)) => *n,
+        Some(Json::String(s)) => s.trim().parse::<f64>().unwrap_or(f64::NAN),
+        _ => f64::NAN,
+    };
+    // Up to ten years; a non-positive or absurd lifetime is a server bug, not a session.
+    if !(expires_in_s > 0.0 && expires_in_s <= 315_360_000.0) {
+        return bad(format!("`{}` must be a positive number of seconds", expires_in_field.join(".")));
+    }
+    LoginReply::Granted { token, expires_in_s }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(status: u16, body: &str) -> LoginReply {
+        decode_login_reply(status, body, &["token".into()], &["expiresIn".into()])
+    }
+
+    fn code_of(reply: LoginReply) -> &'static str {
+        match reply {
+            LoginReply::Failed(e) => e.code(),
+            LoginReply::Transient { .. } => "transient",
+            LoginReply::Granted { .. } => "granted",
+        }
+    }
+
+    #[test]
+    fn grants_a_token_with_its_lifetime() {
+        match decode(200, r#"{"token":"abc","expiresIn":7200,"session_key":"never-kept"}"#) {
+            LoginReply::Granted { token, expires_in_s } => {
+                assert_eq!(token.expose(), "abc");
+                assert_eq!(expires_in_s, 7200.0);
+            }
+            other => panic!("{other:?}"),
+        }
+        let nested = decode_login_reply(200, r#"{"data":{"t":"x","ttl":"60"}}"#, &["data".into(), "t".into()], &["data".into(), "ttl".into()]);
+        assert!(matches!(nested, LoginReply::Granted { expires_in_s, .. } if expires_in_s == 60.0));
+    }
+
+    #[test]
+    fn maps_wechat_errcodes_and_statuses() {
+        assert_eq!(code_of(decode(400, r#"{"errcode":40029,"errmsg":"invalid code"}"#)), "LOGIN_REJECTED");
+        assert_eq!(code_of(decode(400, r#"{"errcode":40163,"errmsg":"code been used"}"#)), "LOGIN_REJECTED");
+        assert_eq!(code_of(decode(429, r#"{"errcode":45011,"errmsg":"freq limit"}"#)), "RATE_LIMITED");
+        assert_eq!(code_of(decode(429, "slow down")), "RATE_LIMITED");
+        assert_eq!(code_of(decode(403, r#"{"errcode":40226,"errmsg":"risky"}"#)), "USER_BLOCKED");
+        assert_eq!(code_of(decode(503, r#"{"errcode":-1,"errmsg":"busy"}"#)), "transient");
+        assert_eq!(code_of(decode(200, r#"{"errcode":-1}"#)), "transient");
+        assert_eq!(code_of(decode(502, "<html>Bad gateway</html>")), "transient");
+        assert_eq!(code_of(decode(200, r#"{"errcode":40029}"#)), "LOGIN_REJECTED");
+        assert_eq!(code_of(decode(404, "")), "LOGIN_REJECTED");
+    }
+
+    #[test]
+    fn malformed_success_replies_are_bad_responses() {
+        for body in [
+            "<html>",
+            "{}",
+            r#"{"token":"","expiresIn":10}"#,
+            r#"{"token":"a\nb","expiresIn":10}"#,
+            r#"{"token":"abc"}"#,
+            r#"{"token":"abc","expiresIn":0}"#,
+            r#"{"token":"abc","expiresIn":"soon"}"#,
+        ] {
+            assert_eq!(code_of(decode(200, body)), "BAD_RESPONSE", "{body}");
+        }
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn never_panics_and_grants_only_sendable_tokens(status in 0u16..1000, body in any::<String>()) {
+            if let LoginReply::Granted { token, expires_in_s } = decode_login_reply(status, &body, &["token".into()], &["expiresIn".into()]) {
+                prop_assert!(is_sendable_token(token.expose()));
+                prop_assert!(expires_in_s > 0.0);
+            }
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! The session as it is kept in `wx.setStorage`: versioned JSON holding the token and its expiry,
+//! and nothing else (never `session_key` or `openid`, whatever the server sent).
+
+use super::json::{write_string, Json};
+use super::token::Token;
+
+/// The format's version; a value with another version is treated as foreign and removed.
+const VERSION: i64 = 1;
+
+/// Latest instant we accept as an expiry: year 2100 in ms. Anything later is a corrupt value.
+const MAX_EXPIRES_AT_MS: u64 = 4_102_444_800_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSession {
+    pub token: Token,
+    pub expires_at_ms: u64,
+}
+
+pub fn encode(session: &StoredSession) -> String {
+    let mut out = String::from("{\"version\":1,\"token\":");
+    write_string(&mut out, session.token.expose());
+    out.push_str(",\"expiresAt\":");
+    out.push_str(&session.expires_at_ms.to_string());
+    out.push('}');
+    out
+}
+
+/// `None` for anything that is not a session this version wrote: the caller removes it.
+pub fn decode(text: &str) -> Option<StoredSession> {
+    let doc = Json::parse(text).ok()?;
+    if doc.get("version")?.as_integer()? != VERSION {
+        return None;
+    }
+    let token = doc.get("token")?.as_str()?;
+    let expires_at = doc.get("expiresAt")?.as_integer()?;
+    if !super::reply::is_sendable_token(token) || expires_at <= 0 || expires_at as u64 > MAX_EXPIRES_AT_MS {
+        return None;
+    }
+    Some(StoredSession { token: Token::new(token.to_string()), expires_at_ms: expires_at as u64 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_keeps_only_token_and_expiry() {
+        let s = StoredSession { token: Token::new("t\"ok".into()), expires_at_ms: 1_800_000_000_000 };
+        let text = encode(&s);
+        assert_eq!(text, r#"{"version":1,"token":"t\"ok","expiresAt":1800000000000}"#);
+        assert_eq!(decode(&text), Some(s));
+    }
+
+    #[test]
+    fn foreign_or_corrupt_values_decode_to_none() {
+        for bad in [
+            "",
+            "not json",
+            "{}",
+            r#"{"version":2,"token":"t","expiresAt":1}"#,
+            r#"{"version":1,"token":"","expiresAt":1}"#,
+            r#"{"version":1,"token":"t","expiresAt":-5}"#,
+            r#"{"version":1,"token":"t","expiresAt":1e300}"#,
+            r#"{"version":1,"token":"a\r\nX-Evil: 1","expiresAt":1}"#,
+            r#"{"version":1,"token":7,"expiresAt":1}"#,
+        ] {
+            assert_eq!(decode(bad), None, "{bad}");
+        }
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn decode_never_panics(text in any::<String>()) {
+            let _ = decode(&text);
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! Secrets the core holds: the developer server's token and WeChat's one-time login code.
+//! Their `Debug` never prints the value, so a `{:?}` in a log or a panic message cannot leak them.
+
+use core::fmt;
+
+/// The developer server's session token (the "3rd_session"). Opaque to the SDK.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl Token {
+    pub fn new(value: String) -> Self {
+        Token(value)
+    }
+    /// The raw value, for the one place that needs it: the request header (and the page's result).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token([redacted])")
+    }
+}
+
+/// The code `wx.login` returns: valid five minutes, usable once.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LoginCode(String);
+
+impl LoginCode {
+    pub fn new(value: String) -> Self {
+        LoginCode(value)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for LoginCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LoginCode([redacted])")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_is_redacted() {
+        let t = Token::new("secret-token-value".into());
+        let c = LoginCode::new("081abcdef".into());
+        let shown = format!("{t:?} {c:?} {:?}", Some(&t));
+        assert!(!shown.contains("secret") && !shown.contains("081"), "{shown}");
+        assert_eq!(t.expose(), "secret-token-value");
+    }
+}

@@ -1,0 +1,179 @@
+//! Properties of the login machine under random interleavings of callers, platform answers,
+//! time and logouts: at most one code exchange in flight, no waiter left unsettled (or settled
+//! twice), and a bounded number of attempts per login.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod support;
+
+use mp_session::core::*;
+use proptest::prelude::*;
+use support::*;
+
+#[derive(Debug, Clone)]
+enum Step {
+    Ensure { force: bool },
+    Logout,
+    /// Answer the outstanding effect at this index (modulo their number) with answer variant `kind`.
+    Answer { index: usize, kind: u8 },
+    Advance { ms: u64 },
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        4 => any::<bool>().prop_map(|force| Step::Ensure { force }),
+        1 => Just(Step::Logout),
+        6 => (any::<usize>(), 0u8..4).prop_map(|(index, kind)| Step::Answer { index, kind }),
+        2 => (0u64..15_000).prop_map(|ms| Step::Advance { ms }),
+    ]
+}
+
+fn outcome_for(effect: &Effect, kind: u8, now: Millis) -> Outcome {
+    match effect {
+        Effect::ReadStorage { .. } => Outcome::StorageRead(match kind {
+            0 => StorageValue::Missing,
+            1 => StorageValue::Text(format!(r#"{{"version":1,"token":"stored","expiresAt":{}}}"#, now + 600_000)),
+            2 => StorageValue::Other,
+            _ => StorageValue::Text("garbage".into()),
+        }),
+        Effect::WriteStorage { .. } | Effect::RemoveStorage { .. } => {
+            Outcome::StorageDone(if kind == 0 { Err(PlatformFailure::new("storage fail")) } else { Ok(()) })
+        }
+        Effect::CheckSession => Outcome::SessionChecked(kind % 2 == 0),
+        Effect::RequestCode { .. } => Outcome::Code(if kind == 0 {
+            Err(PlatformFailure::new("login:fail"))
+        } else {
+            Ok(LoginCode::new(format!("code-{kind}")))
+        }),
+        Effect::PostCode { .. } => Outcome::Reply(match kind {
+            0 => Err(PlatformFailure::new("request:fail")),
+            1 => Ok(HttpReply { status: 503, body: r#"{"errcode":-1}"#.into() }),
+            2 => Ok(HttpReply { status: 400, body: r#"{"errcode":40163}"#.into() }),
+            _ => Ok(HttpReply { status: 200, body: r#"{"token":"fresh","expiresIn":600}"#.into() }),
+        }),
+    }
+}
+
+/// Watches the core from the outside, after every step.
+struct Watch {
+    /// Exchanges the core still waits on: emitted, not answered, not timed out, not cancelled.
+    live_exchanges: Vec<(OpId, Millis)>,
+    newest_op: OpId,
+    settled: usize,
+    codes: usize,
+    codes_since_settle: usize,
+    timeout_ms: u64,
+    max_attempts: usize,
+}
+
+impl Watch {
+    fn answered(&mut self, op: OpId) {
+        self.live_exchanges.retain(|(o, _)| *o != op);
+    }
+
+    fn check(&mut self, h: &Harness) -> Result<(), TestCaseError> {
+        let now = h.now;
+        self.live_exchanges.retain(|&(_, deadline)| deadline > now);
+        for (op, effect) in &h.effects {
+            if *op > self.newest_op && matches!(effect, Effect::PostCode { .. }) {
+                self.live_exchanges.push((*op, now + self.timeout_ms));
+            }
+        }
+        self.newest_op = h.effects.iter().map(|(op, _)| *op).max().unwrap_or(self.newest_op).max(self.newest_op);
+        prop_assert!(self.live_exchanges.len() <= 1, "{} exchanges in flight", self.live_exchanges.len());
+
+        // Each login run ends in a settle (granted, failed or logged out); between two, the number
+        // of wx.login calls is bounded by the attempt limit.
+        if h.settled.len() != self.settled {
+            self.settled = h.settled.len();
+            self.codes_since_settle = 0;
+        }
+        self.codes_since_settle += h.logins - self.codes;
+        self.codes = h.logins;
+        prop_assert!(self.codes_since_settle <= self.max_attempts, "{} wx.login calls for one login", self.codes_since_settle);
+        Ok(())
+    }
+}
+
+fn run(steps: Vec<Step>, check_session: bool) -> Result<(), TestCaseError> {
+    let mut h = Harness::new(ConfigInput { check_session: Some(check_session), ..config() });
+    let mut watch = Watch {
+        live_exchanges: vec![],
+        newest_op: OpId(0),
+        settled: 0,
+        codes: 0,
+        codes_since_settle: 0,
+        timeout_ms: u64::from(h.core.config().timeout_ms),
+        max_attempts: h.core.config().retry.max_attempts as usize,
+    };
+    let mut waiters = Vec::new();
+
+    for step in steps {
+        match step {
+            Step::Ensure { force } => waiters.push(h.ensure(force)),
+            Step::Logout => {
+                h.core.logout(h.now);
+                h.drain();
+                watch.live_exchanges.clear();
+            }
+            Step::Answer { index, kind } => {
+                if !h.effects.is_empty() {
+                    let (op, effect) = h.effects.remove(index % h.effects.len());
+                    watch.answered(op);
+                    let outcome = outcome_for(&effect, kind, h.now);
+                    h.answer(op, outcome);
+                }
+            }
+            Step::Advance { ms } => h.advance(ms),
+        }
+        watch.check(&h)?;
+    }
+
+    // Let everything finish: answer what is outstanding successfully, let timers run out.
+    for _ in 0..500 {
+        if !h.effects.is_empty() {
+            let (op, effect) = h.effects.remove(0);
+            watch.answered(op);
+            h.answer(op, outcome_for(&effect, 3, h.now));
+        } else if let Some(deadline) = h.core.poll_timeout() {
+            h.advance(deadline.saturating_sub(h.now));
+        } else {
+            break;
+        }
+        watch.check(&h)?;
+    }
+    for w in &waiters {
+        prop_assert!(h.settled.contains_key(w), "{w:?} never settled");
+    }
+    prop_assert!(h.core.poll_timeout().is_none(), "work left after quiescence");
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn every_caller_settles_and_one_exchange_at_most_is_in_flight(steps in prop::collection::vec(step(), 1..60), check in any::<bool>()) {
+        run(steps, check)?;
+    }
+}
+
+#[test]
+fn attempts_per_login_are_bounded_even_if_the_server_always_fails() {
+    let mut h = Harness::new(config());
+    let w = h.ensure(false);
+    h.read_storage(StorageValue::Missing);
+    for _ in 0..50 {
+        if h.settled.contains_key(&w) {
+            break;
+        }
+        if h.has_effect(|e| matches!(e, Effect::RequestCode { .. })) {
+            h.give_code("c");
+        } else if h.has_effect(|e| matches!(e, Effect::PostCode { .. })) {
+            h.reply(500, "");
+        } else {
+            h.advance(h.core.poll_timeout().unwrap() - h.now);
+        }
+    }
+    assert_eq!(h.error_of(w).code(), "SERVER_ERROR");
+    assert_eq!(h.exchanges, h.core.config().retry.max_attempts as usize);
+}

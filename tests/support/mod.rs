@@ -1,0 +1,115 @@
+//! A scripted platform for the core: collects effects, lets a test answer them, and keeps a fake
+//! clock. Nothing sleeps; time moves only when a test says so.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use mp_session::core::*;
+
+pub const T0: Millis = 1_800_000_000_000;
+
+pub fn config() -> ConfigInput {
+    ConfigInput { base_url: Some("https://api.example.com".into()), ..Default::default() }
+}
+
+pub struct Harness {
+    pub core: Core,
+    pub now: Millis,
+    pub effects: Vec<(OpId, Effect)>,
+    pub settled: BTreeMap<WaiterId, Result<SessionView, SessionError>>,
+    pub events: Vec<SessionEvent>,
+    pub logins: usize,
+    pub exchanges: usize,
+}
+
+impl Harness {
+    pub fn new(input: ConfigInput) -> Self {
+        let core = Core::new(input.validate().expect("valid config"), 42);
+        Harness { core, now: T0, effects: vec![], settled: BTreeMap::new(), events: vec![], logins: 0, exchanges: 0 }
+    }
+
+    pub fn drain(&mut self) {
+        while let Some(out) = self.core.poll_output() {
+            match out {
+                Output::Effect { op, effect } => {
+                    match effect {
+                        Effect::RequestCode { .. } => self.logins += 1,
+                        Effect::PostCode { .. } => self.exchanges += 1,
+                        _ => {}
+                    }
+                    self.effects.push((op, effect));
+                }
+                Output::Settle { waiter, result } => {
+                    assert!(self.settled.insert(waiter, result).is_none(), "{waiter:?} settled twice");
+                }
+                Output::Event(e) => self.events.push(e),
+            }
+        }
+    }
+
+    pub fn ensure(&mut self, force: bool) -> WaiterId {
+        let w = self.core.ensure_login(self.now, force);
+        self.drain();
+        w
+    }
+
+    /// Removes and returns the first outstanding effect for which `pick` is true.
+    pub fn take(&mut self, pick: impl Fn(&Effect) -> bool) -> (OpId, Effect) {
+        let i = self.effects.iter().position(|(_, e)| pick(e)).unwrap_or_else(|| panic!("no such effect in {:?}", self.effects));
+        self.effects.remove(i)
+    }
+
+    pub fn answer(&mut self, op: OpId, outcome: Outcome) {
+        self.core.handle(self.now, op, outcome);
+        self.drain();
+    }
+
+    pub fn advance(&mut self, ms: u64) {
+        self.now += ms;
+        self.core.handle_timeout(self.now);
+        self.drain();
+    }
+
+    /// Answers the storage read with `value`.
+    pub fn read_storage(&mut self, value: StorageValue) {
+        let (op, _) = self.take(|e| matches!(e, Effect::ReadStorage { .. }));
+        self.answer(op, Outcome::StorageRead(value));
+    }
+
+    pub fn give_code(&mut self, code: &str) {
+        let (op, _) = self.take(|e| matches!(e, Effect::RequestCode { .. }));
+        self.answer(op, Outcome::Code(Ok(LoginCode::new(code.into()))));
+    }
+
+    pub fn reply(&mut self, status: u16, body: &str) {
+        let (op, _) = self.take(|e| matches!(e, Effect::PostCode { .. }));
+        self.answer(op, Outcome::Reply(Ok(HttpReply { status, body: body.into() })));
+    }
+
+    /// Storage empty, code issued, server grants `token` for `expires_in` seconds.
+    pub fn cold_login(&mut self, token: &str, expires_in: u64) -> WaiterId {
+        let w = self.ensure(false);
+        self.read_storage(StorageValue::Missing);
+        self.give_code("code-1");
+        self.reply(200, &format!(r#"{{"token":"{token}","expiresIn":{expires_in}}}"#));
+        w
+    }
+
+    pub fn token_of(&self, w: WaiterId) -> String {
+        match self.settled.get(&w) {
+            Some(Ok(view)) => view.token.expose().to_string(),
+            other => panic!("{w:?} not granted: {other:?}"),
+        }
+    }
+
+    pub fn error_of(&self, w: WaiterId) -> &SessionError {
+        match self.settled.get(&w) {
+            Some(Err(e)) => e,
+            other => panic!("{w:?} did not fail: {other:?}"),
+        }
+    }
+
+    pub fn has_effect(&self, pick: impl Fn(&Effect) -> bool) -> bool {
+        self.effects.iter().any(|(_, e)| pick(e))
+    }
+}
