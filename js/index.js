@@ -1,0 +1,80 @@
+'use strict';
+// mp-session: the promise API pages use. All session logic lives in the wasm core; this file only
+// loads it, passes the platform in, and types the errors.
+
+const { loadBindings } = require('./loader.js');
+const { MpSessionError, isMpSessionError, toMpSessionError } = require('./errors.js');
+
+function rethrow(error) {
+  throw toMpSessionError(error);
+}
+
+function createClient(options) {
+  let platform;
+  let wasmPath;
+  let coreOptions = options;
+  if (options && typeof options === 'object') {
+    coreOptions = {};
+    for (const key of Object.keys(options)) {
+      if (key === 'platform') platform = options[key];
+      else if (key === 'wasmPath') wasmPath = options[key];
+      else coreOptions[key] = options[key];
+    }
+  }
+  if (platform === undefined && typeof wx !== 'undefined') platform = wx;
+
+  const listeners = [];
+  function emit(event) {
+    for (const listener of listeners.slice()) {
+      try {
+        listener(event);
+      } catch (e) {
+        // A page's listener must not break the session.
+      }
+    }
+  }
+
+  let client = null;
+  function ready() {
+    if (!client) {
+      client = loadBindings(wasmPath).then((bindings) => {
+        if (!platform || (typeof platform !== 'object' && typeof platform !== 'function')) {
+          throw new MpSessionError('CONFIG_INVALID', 'invalid option `platform`: no global wx found; pass the platform object (wx, uni, tt, qq)', { option: 'platform' });
+        }
+        if (wasmPath !== undefined && typeof wasmPath !== 'string') {
+          throw new MpSessionError('CONFIG_INVALID', 'invalid option `wasmPath`: must be a path in the code package', { option: 'wasmPath' });
+        }
+        const seed = Math.floor(Math.random() * 0x100000000) >>> 0;
+        return new bindings.Client(coreOptions, platform, seed, emit);
+      });
+      // A failed wasm load may succeed later (the client promise is rebuilt); a bad option will not.
+      client.catch((error) => {
+        if (error && error.code === 'WASM_LOAD_FAILED') client = null;
+      });
+    }
+    return client;
+  }
+
+  return {
+    /** Resolves with { token, expiresAt }: the stored session, or a new one shared by all callers. */
+    ensureLogin(loginOptions) {
+      const force = Boolean(loginOptions && loginOptions.force);
+      return ready().then((c) => c.ensureLogin(force)).catch(rethrow);
+    },
+    /** Clears the session in memory and storage; callers waiting for a login reject LOGGED_OUT. */
+    logout() {
+      return ready().then((c) => { c.logout(); }).catch(rethrow);
+    },
+    /** Calls listener({ type: 'login'|'logout'|'expired'|'storageFailed', ... }); returns unsubscribe. */
+    onChange(listener) {
+      if (typeof listener !== 'function') throw new TypeError('onChange needs a function');
+      listeners.push(listener);
+      return function unsubscribe() {
+        const index = listeners.indexOf(listener);
+        if (index >= 0) listeners.splice(index, 1);
+      };
+    },
+  };
+}
+
+module.exports = { createClient, MpSessionError, isMpSessionError };
