@@ -1,0 +1,110 @@
+// Type definitions for mp-session.
+
+/** Stable error codes carried by `MpSessionError.code`. */
+export type MpSessionErrorCode =
+  | 'CONFIG_INVALID'
+  | 'WASM_LOAD_FAILED'
+  | 'WX_LOGIN_FAILED'
+  | 'NETWORK'
+  | 'TIMEOUT'
+  | 'LOGIN_REJECTED'
+  | 'RATE_LIMITED'
+  | 'USER_BLOCKED'
+  | 'SERVER_ERROR'
+  | 'BAD_RESPONSE'
+  | 'SESSION_EXPIRED'
+  | 'LOGGED_OUT'
+  | 'INTERNAL';
+
+export class MpSessionError extends Error {
+  readonly name: 'MpSessionError';
+  readonly code: MpSessionErrorCode;
+  /** Whether the same call, made again later, can succeed. */
+  readonly retryable: boolean;
+  /** WeChat's errcode (server reply) or errno (platform failure), where known. */
+  readonly errcode?: number;
+  /** WeChat's errMsg, or the server's errmsg, where known. */
+  readonly errMsg?: string;
+  /** HTTP status of the server reply behind the error, where there was one. */
+  readonly statusCode?: number;
+  /** For CONFIG_INVALID: the option at fault. */
+  readonly option?: string;
+}
+
+/** True for an MpSessionError, even one from a second copy of the package. */
+export function isMpSessionError(value: unknown): value is MpSessionError;
+
+/** The subset of `wx` the SDK calls; `uni`, `tt`, `qq` or a test double fit too. */
+export interface Platform {
+  login(options: { timeout?: number; success(res: { code: string }): void; fail(err: { errMsg: string; errno?: number }): void }): void;
+  checkSession(options: { success(res?: unknown): void; fail(err: { errMsg: string }): void }): void;
+  request(options: {
+    url: string;
+    method?: string;
+    data?: unknown;
+    header?: Record<string, string>;
+    dataType?: string;
+    responseType?: string;
+    timeout?: number;
+    success(res: { statusCode: number; data: unknown; header?: Record<string, string> }): void;
+    fail(err: { errMsg: string; errno?: number }): void;
+  }): unknown;
+  getStorage(options: { key: string; success(res: { data: unknown }): void; fail(err: { errMsg: string }): void }): void;
+  setStorage(options: { key: string; data: unknown; success(res?: unknown): void; fail(err: { errMsg: string }): void }): void;
+  removeStorage(options: { key: string; success(res?: unknown): void; fail(err: { errMsg: string }): void }): void;
+}
+
+export interface ClientOptions {
+  /** Your server, e.g. 'https://api.example.com'. http:// is refused unless allowInsecureHttp. */
+  baseUrl: string;
+  /** Path of the code exchange: POST { code } → { token, expiresIn }. Default '/auth/login'. */
+  loginPath?: string;
+  /** The platform object. Default: the global `wx`. */
+  platform?: Platform;
+  /** Path of the wasm in the code package. Default '/miniprogram_npm/mp-session/mp_session_bg.wasm.br'. */
+  wasmPath?: string;
+  /** Storage key of the session. Default 'mp-session'. */
+  storageKey?: string;
+  /** Bound on every platform call, in ms (1–60000). Default 10000. */
+  timeoutMs?: number;
+  /** Allow an http:// baseUrl. For local development only. Default false. */
+  allowInsecureHttp?: boolean;
+  /** Ask wx.checkSession once before trusting a stored session. Default false. */
+  checkSession?: boolean;
+  /** Field (or dotted path) of the token in the login reply. Default 'token'. */
+  tokenField?: string;
+  /** Field (or dotted path) of the lifetime in seconds in the login reply. Default 'expiresIn'. */
+  expiresInField?: string;
+  /** A session this close to expiry counts as expired, in ms. Default 60000. */
+  expiryMarginMs?: number;
+  /** Attempts of a login whose server fails (5xx, errcode -1), each with a fresh code. Default 3. */
+  maxLoginAttempts?: number;
+  /** First pause between attempts, in ms, doubled each time with jitter. Default 500. */
+  retryBaseDelayMs?: number;
+  /** Longest pause between attempts, in ms. Default 8000. */
+  retryMaxDelayMs?: number;
+}
+
+export interface LoginState {
+  token: string;
+  /** Milliseconds since the epoch. */
+  expiresAt: number;
+}
+
+export type SessionEvent =
+  | { type: 'login'; expiresAt: number }
+  | { type: 'logout' }
+  | { type: 'expired' }
+  | { type: 'storageFailed'; message: string };
+
+export interface SessionClient {
+  /** The stored session if still valid, else one login shared by every concurrent caller. */
+  ensureLogin(options?: { force?: boolean }): Promise<LoginState>;
+  /** Clears the session in memory and in storage. */
+  logout(): Promise<void>;
+  /** Subscribes to session changes; returns the unsubscribe function. */
+  onChange(listener: (event: SessionEvent) => void): () => void;
+}
+
+/** Creates a client. Synchronous; the wasm loads once per app on first use. */
+export function createClient(options: ClientOptions): SessionClient;

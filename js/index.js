@@ -61,9 +61,9 @@ function createClient(options) {
       const force = Boolean(loginOptions && loginOptions.force);
       return ready().then((c) => c.ensureLogin(force)).catch(rethrow);
     },
-    /** Clears the session in memory and storage; callers waiting for a login reject LOGGED_OUT. */
+    /** Clears the session in memory and storage (resolved once storage is cleared); waiting callers reject LOGGED_OUT. */
     logout() {
-      return ready().then((c) => { c.logout(); }).catch(rethrow);
+      return ready().then((c) => c.logout()).catch(rethrow);
     },
     /** Calls listener({ type: 'login'|'logout'|'expired'|'storageFailed', ... }); returns unsubscribe. */
     onChange(listener) {

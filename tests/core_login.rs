@@ -230,14 +230,17 @@ fn logout_clears_memory_and_storage_and_rejects_waiters() {
     h.cold_login("t", 7200);
     let (write, _) = h.take(|e| matches!(e, Effect::WriteStorage { .. }));
     let forced = h.ensure(true);
-    h.core.logout(h.now);
+    let logout = h.core.logout(h.now);
     h.drain();
     assert_eq!(h.error_of(forced).code(), "LOGGED_OUT");
     assert!(h.events.contains(&SessionEvent::LoggedOut));
     // The removal waits for the write before it, so it cannot be overtaken.
     assert!(!h.has_effect(|e| matches!(e, Effect::RemoveStorage { .. })));
     h.answer(write, Outcome::StorageDone(Ok(())));
-    assert!(h.has_effect(|e| matches!(e, Effect::RemoveStorage { .. })));
+    let (remove, _) = h.take(|e| matches!(e, Effect::RemoveStorage { .. }));
+    assert!(h.logged_out.is_empty(), "logout finishes only when storage is cleared");
+    h.answer(remove, Outcome::StorageDone(Ok(())));
+    assert_eq!(h.logged_out, vec![logout]);
     // The cancelled login's code is stale.
     let (code_op, _) = h.take(|e| matches!(e, Effect::RequestCode { .. }));
     h.answer(code_op, Outcome::Code(Ok(LoginCode::new("late".into()))));

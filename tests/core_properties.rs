@@ -106,12 +106,13 @@ fn run(steps: Vec<Step>, check_session: bool) -> Result<(), TestCaseError> {
         max_attempts: h.core.config().retry.max_attempts as usize,
     };
     let mut waiters = Vec::new();
+    let mut logouts = Vec::new();
 
     for step in steps {
         match step {
             Step::Ensure { force } => waiters.push(h.ensure(force)),
             Step::Logout => {
-                h.core.logout(h.now);
+                logouts.push(h.core.logout(h.now));
                 h.drain();
                 watch.live_exchanges.clear();
             }
@@ -143,6 +144,9 @@ fn run(steps: Vec<Step>, check_session: bool) -> Result<(), TestCaseError> {
     }
     for w in &waiters {
         prop_assert!(h.settled.contains_key(w), "{w:?} never settled");
+    }
+    for w in &logouts {
+        prop_assert!(h.logged_out.contains(w), "logout {w:?} never finished");
     }
     prop_assert!(h.core.poll_timeout().is_none(), "work left after quiescence");
     Ok(())

@@ -99,6 +99,8 @@ pub enum Output {
     Effect { op: OpId, effect: Effect },
     Settle { waiter: WaiterId, result: Result<SessionView, SessionError> },
     Event(SessionEvent),
+    /// A logout's storage removal has finished (a failure was reported as `StorageFailed`).
+    LoggedOut { waiter: WaiterId },
 }
 
 /// Why an operation is outstanding; decides what its answer means.
@@ -177,6 +179,8 @@ pub struct Core {
     force_requested: bool,
     persist_running: bool,
     persist_next: Option<Persist>,
+    /// Logouts waiting for their storage removal to finish.
+    logouts: Vec<WaiterId>,
 }
 
 impl Core {
@@ -199,6 +203,7 @@ impl Core {
             force_requested: false,
             persist_running: false,
             persist_next: None,
+            logouts: Vec::new(),
         }
     }
 
@@ -219,8 +224,9 @@ impl Core {
     }
 
     /// Forgets the session in memory and in storage. Callers waiting for a login are rejected
-    /// with `LOGGED_OUT`, and answers to the cancelled login are ignored when they arrive.
-    pub fn logout(&mut self, now: Millis) {
+    /// with `LOGGED_OUT`, and answers to the cancelled login are ignored when they arrive. The
+    /// returned waiter gets [`Output::LoggedOut`] once storage is cleared.
+    pub fn logout(&mut self, now: Millis) -> WaiterId {
         self.pending.retain(|p| p.purpose == Purpose::Persist);
         self.flight = Flight::Idle;
         self.force_requested = false;
@@ -230,6 +236,10 @@ impl Core {
         self.settle_waiters(Err(SessionError::LoggedOut));
         self.persist(now, Persist::Remove);
         self.outputs.push_back(Output::Event(SessionEvent::LoggedOut));
+        self.next_waiter = self.next_waiter.wrapping_add(1);
+        let waiter = WaiterId(self.next_waiter);
+        self.logouts.push(waiter);
+        waiter
     }
 
     /// The platform answered operation `op`. Unknown or already finished ids are ignored.
@@ -346,6 +356,10 @@ impl Core {
                 }
                 if let Some(next) = self.persist_next.take() {
                     self.persist(now, next);
+                } else {
+                    for waiter in self.logouts.drain(..) {
+                        self.outputs.push_back(Output::LoggedOut { waiter });
+                    }
                 }
             }
             (Purpose::CheckSession, answer) => {

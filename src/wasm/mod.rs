@@ -74,21 +74,32 @@ impl Client {
     /// Resolves with `{ token, expiresAt }`, or rejects with an error object.
     #[wasm_bindgen(js_name = ensureLogin)]
     pub fn ensure_login(&self, force: bool) -> Promise {
+        self.wait_for(|core| core.ensure_login(now(), force))
+    }
+
+    /// Clears the session in memory and in storage; resolves once storage is cleared.
+    pub fn logout(&self) -> Promise {
+        self.wait_for(|core| core.logout(now()))
+    }
+
+    /// A promise settled when the core settles the waiter `start` registers.
+    fn wait_for(&self, start: impl FnOnce(&mut Core) -> WaiterId) -> Promise {
         let mut callbacks = None;
         let promise = Promise::new(&mut |resolve, reject| callbacks = Some((resolve, reject)));
         if let Some((resolve, reject)) = callbacks {
-            let waiter = self.shared.borrow_mut().core.ensure_login(now(), force);
+            let waiter = start(&mut self.shared.borrow_mut().core);
             self.shared.borrow_mut().waiters.push((waiter, resolve, reject));
             pump(&self.shared);
         }
         promise
     }
+}
 
-    /// Clears the session in memory and in storage (the removal finishes in the background).
-    pub fn logout(&self) {
-        self.shared.borrow_mut().core.logout(now());
-        pump(&self.shared);
-    }
+/// Removes and returns the promise callbacks of `waiter`.
+fn take_waiter(shared: &Shared, waiter: WaiterId) -> Option<(WaiterId, Function, Function)> {
+    let mut driver = shared.borrow_mut();
+    let index = driver.waiters.iter().position(|(w, _, _)| *w == waiter);
+    index.map(|i| driver.waiters.swap_remove(i))
 }
 
 /// Drains the core's outputs, performing each with no borrow held (a listener or a settled
@@ -107,16 +118,16 @@ fn pump(shared: &Shared) {
                 });
             }
             Some(Output::Settle { waiter, result }) => {
-                let entry = {
-                    let mut driver = shared.borrow_mut();
-                    let index = driver.waiters.iter().position(|(w, _, _)| *w == waiter);
-                    index.map(|i| driver.waiters.swap_remove(i))
-                };
-                if let Some((_, resolve, reject)) = entry {
+                if let Some((_, resolve, reject)) = take_waiter(shared, waiter) {
                     let _ = match result {
                         Ok(view) => resolve.call1(&JsValue::UNDEFINED, &interop::view_to_js(&view)),
                         Err(error) => reject.call1(&JsValue::UNDEFINED, &interop::error_to_js(&error)),
                     };
+                }
+            }
+            Some(Output::LoggedOut { waiter }) => {
+                if let Some((_, resolve, _)) = take_waiter(shared, waiter) {
+                    let _ = resolve.call0(&JsValue::UNDEFINED);
                 }
             }
             Some(Output::Event(event)) => {

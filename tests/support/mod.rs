@@ -18,6 +18,7 @@ pub struct Harness {
     pub effects: Vec<(OpId, Effect)>,
     pub settled: BTreeMap<WaiterId, Result<SessionView, SessionError>>,
     pub events: Vec<SessionEvent>,
+    pub logged_out: Vec<WaiterId>,
     pub logins: usize,
     pub exchanges: usize,
 }
@@ -25,7 +26,7 @@ pub struct Harness {
 impl Harness {
     pub fn new(input: ConfigInput) -> Self {
         let core = Core::new(input.validate().expect("valid config"), 42);
-        Harness { core, now: T0, effects: vec![], settled: BTreeMap::new(), events: vec![], logins: 0, exchanges: 0 }
+        Harness { core, now: T0, effects: vec![], settled: BTreeMap::new(), events: vec![], logged_out: vec![], logins: 0, exchanges: 0 }
     }
 
     pub fn drain(&mut self) {
@@ -43,6 +44,7 @@ impl Harness {
                     assert!(self.settled.insert(waiter, result).is_none(), "{waiter:?} settled twice");
                 }
                 Output::Event(e) => self.events.push(e),
+                Output::LoggedOut { waiter } => self.logged_out.push(waiter),
             }
         }
     }

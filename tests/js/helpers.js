@@ -1,0 +1,73 @@
+'use strict';
+// Shared set-up for the package tests: a developer server on 127.0.0.1, an app directory laid out
+// as "构建 npm" would, and a simulator on a fake clock.
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { createServer } = require('../../dev-server/server.js');
+const { createSimulator, makeAppDir } = require('../simulator/simulator.js');
+const { createFakeClock } = require('../simulator/clock.js');
+const { SimStorage } = require('../simulator/storage.js');
+
+const DIST = path.join(__dirname, '..', '..', 'miniprogram_dist');
+
+function requireBuiltPackage() {
+  if (!fs.existsSync(path.join(DIST, 'mp_session_bg.wasm'))) {
+    throw new Error('miniprogram_dist/ is missing: run `npm run build` (npm test does it first)');
+  }
+}
+
+// One server and app directory per test file; a fresh simulator (and storage) per test.
+async function startWorld() {
+  requireBuiltPackage();
+  const server = createServer();
+  const url = await server.listen();
+  const appDir = makeAppDir(fs.mkdtempSync(path.join(os.tmpdir(), 'mp-session-app-')), DIST);
+  const close = () => {
+    fs.rmSync(appDir, { recursive: true, force: true });
+    return server.close();
+  };
+  return { server, url, appDir, close };
+}
+
+async function admin(url, route, body) {
+  const res = await fetch(url + route, { method: body === undefined ? 'GET' : 'POST', body: body === undefined ? undefined : JSON.stringify(body) });
+  return res.json();
+}
+
+function launch(world, profile, opts = {}) {
+  const clock = opts.clock || createFakeClock();
+  const logs = [];
+  const storage = opts.storage || new SimStorage();
+  const sim = createSimulator({ appDir: world.appDir, serverUrl: world.url, profile, clock, storage });
+  // Capture what the SDK might print, to check tokens never reach a log.
+  sim.context.console = new Proxy(console, { get: (target, level) => (...args) => logs.push(args.map(String).join(' ')) });
+  const { createClient, MpSessionError } = sim.require('mp-session');
+  const client = (options = {}) => createClient(Object.assign({ baseUrl: world.url, allowInsecureHttp: true }, options));
+  return { sim, clock, storage, logs, createClient, MpSessionError, client };
+}
+
+// Waits for `promise`, moving the fake clock forward while it is pending (for backoff pauses and
+// timeouts). Never waits on real time beyond letting real IO complete.
+async function settle(promise, clock, { stepMs = 250, maxSteps = 400 } = {}) {
+  let done = false;
+  const result = promise.then((value) => ({ value }), (error) => ({ error }));
+  result.then(() => { done = true; });
+  for (let i = 0; i < maxSteps && !done; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 2)); // let real HTTP progress
+    if (!done) await clock.advance(stepMs);
+  }
+  if (!done) throw new Error('promise did not settle');
+  return result;
+}
+
+async function rejection(promise) {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection');
+}
+
+module.exports = { startWorld, launch, admin, settle, rejection, DIST };

@@ -1,0 +1,335 @@
+'use strict';
+// A mini-program runtime in a node:vm sandbox: what a mini-program has and nothing more. CommonJS
+// `require` rooted at an app directory (with miniprogram_npm/ resolution), `wx` with real HTTP and
+// persistent size-limited storage, `WXWebAssembly.instantiate(path)` that takes only a package
+// path, App/Page/getApp/getCurrentPages, a controllable clock and fault injection.
+//
+// Profiles: 'ios' (no WebAssembly, TextEncoder, TextDecoder, WeakRef, FinalizationRegistry, fetch),
+// 'android' (no TextEncoder/TextDecoder/fetch), 'devtools' (TextEncoder/TextDecoder present).
+const fs = require('fs');
+const path = require('path');
+const vm = require('vm');
+const http = require('http');
+const zlib = require('zlib');
+const { SimStorage } = require('./storage.js');
+
+const MAX_CONCURRENT_REQUESTS = 10;
+const PROFILES = ['ios', 'android', 'devtools'];
+
+function createSimulator(options) {
+  const { appDir, serverUrl, profile = 'ios', clock, openid = 'o-sim-user' } = options;
+  if (!PROFILES.includes(profile)) throw new Error(`unknown profile ${profile}`);
+  const storage = options.storage || new SimStorage(options.storageFile);
+  const counts = {};
+  const timeline = [];
+  const faults = { login: [], checkSession: [], request: [], storageWrites: null, storageReads: null };
+  const now = clock ? clock.now : Date.now;
+  const startedAt = now();
+
+  function record(api, detail) {
+    counts[api] = (counts[api] || 0) + 1;
+    timeline.push({ t: now() - startedAt, api, detail });
+    if (options.onCall) options.onCall(api, detail);
+  }
+
+  // WeChat calls back asynchronously; the real event loop keeps this independent of the fake clock.
+  function callback(opts, ok, result) {
+    setImmediate(() => {
+      const fn = ok ? opts.success : opts.fail;
+      if (typeof fn === 'function') fn(result);
+      if (typeof opts.complete === 'function') opts.complete(result);
+    });
+  }
+
+  // --- wx.request: real HTTP, at most 10 in flight, the rest queued in order ---
+  let inFlight = 0;
+  const queue = [];
+  function pump() {
+    while (inFlight < MAX_CONCURRENT_REQUESTS && queue.length) {
+      inFlight++;
+      queue.shift()(() => {
+        inFlight--;
+        pump();
+      });
+    }
+  }
+
+  function httpRequest(opts, done) {
+    const fault = faults.request.shift();
+    const method = (opts.method || 'GET').toUpperCase();
+    const headers = Object.assign({}, opts.header || {});
+    let url = opts.url;
+    let body = null;
+    if (opts.data !== undefined && opts.data !== null) {
+      if (method === 'GET' || method === 'HEAD') {
+        if (typeof opts.data === 'object') url += (url.includes('?') ? '&' : '?') + new URLSearchParams(opts.data);
+      } else {
+        body = typeof opts.data === 'string' ? opts.data : JSON.stringify(opts.data);
+        if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
+      }
+    }
+    if (fault === 'drop') return; // never answers, like a request lost on a bad network
+    if (fault === 'fail') {
+      done();
+      return callback(opts, false, { errMsg: 'request:fail net::ERR_INTERNET_DISCONNECTED', errno: 600001 });
+    }
+    const req = http.request(url, { method, headers }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        done();
+        let data = Buffer.concat(chunks).toString('utf8');
+        if ((opts.dataType || 'json') === 'json') {
+          try {
+            data = JSON.parse(data);
+          } catch (e) {
+            // WeChat hands over the raw string when the body is not JSON.
+          }
+        }
+        callback(opts, true, { statusCode: res.statusCode, data, header: res.headers, errMsg: 'request:ok' });
+      });
+    });
+    req.on('error', (error) => {
+      done();
+      callback(opts, false, { errMsg: `request:fail ${error.message}`, errno: 600001 });
+    });
+    if (body !== null) req.write(body);
+    req.end();
+  }
+
+  function getJson(url) {
+    return new Promise((resolve, reject) => {
+      http.get(url, (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8'))));
+      }).on('error', reject);
+    });
+  }
+
+  function storageOp(name, opts, run) {
+    record(name, opts.key);
+    try {
+      const result = run();
+      callback(opts, true, Object.assign({ errMsg: `${name}:ok` }, result));
+    } catch (error) {
+      callback(opts, false, { errMsg: `${name}:fail ${error.message}` });
+    }
+  }
+
+  const wx = {
+    login(opts = {}) {
+      record('login');
+      const fault = faults.login.shift();
+      if (fault === 'hang') return; // the callback never comes
+      if (fault === 'fail') return callback(opts, false, { errMsg: 'login:fail system error', errno: 1 });
+      getJson(`${serverUrl}/mock-wechat/login?openid=${encodeURIComponent(openid)}`).then(
+        ({ code }) => callback(opts, true, { code, errMsg: 'login:ok' }),
+        (error) => callback(opts, false, { errMsg: `login:fail ${error.message}` }),
+      );
+    },
+    checkSession(opts = {}) {
+      record('checkSession');
+      const fault = faults.checkSession.shift();
+      if (fault === 'hang') return;
+      callback(opts, fault !== 'fail', { errMsg: fault === 'fail' ? 'checkSession:fail session expired' : 'checkSession:ok' });
+    },
+    request(opts = {}) {
+      record('request', `${(opts.method || 'GET').toUpperCase()} ${opts.url}`);
+      queue.push((done) => httpRequest(opts, done));
+      pump();
+      return { abort() {} };
+    },
+    getStorage(opts = {}) {
+      storageOp('getStorage', opts, () => {
+        if (faults.storageReads) throw new Error(faults.storageReads);
+        const { found, value } = storage.get(opts.key);
+        if (!found) throw new Error('data not found');
+        return { data: value };
+      });
+    },
+    setStorage(opts = {}) {
+      storageOp('setStorage', opts, () => {
+        if (faults.storageWrites) throw new Error(faults.storageWrites);
+        storage.set(opts.key, opts.data);
+      });
+    },
+    removeStorage(opts = {}) {
+      storageOp('removeStorage', opts, () => {
+        if (faults.storageWrites) throw new Error(faults.storageWrites);
+        storage.remove(opts.key);
+      });
+    },
+    getStorageSync(key) {
+      record('getStorageSync', key);
+      const { found, value } = storage.get(key);
+      return found ? value : '';
+    },
+    setStorageSync(key, data) {
+      record('setStorageSync', key);
+      if (faults.storageWrites) throw new Error(`setStorageSync:fail ${faults.storageWrites}`);
+      storage.set(key, data);
+    },
+    removeStorageSync(key) {
+      record('removeStorageSync', key);
+      storage.remove(key);
+    },
+    showToast(opts = {}) {
+      record('showToast', opts.title);
+      callback(opts, true, { errMsg: 'showToast:ok' });
+    },
+    showLoading(opts = {}) {
+      record('showLoading', opts.title);
+      callback(opts, true, { errMsg: 'showLoading:ok' });
+    },
+    hideLoading(opts = {}) {
+      record('hideLoading');
+      callback(opts, true, { errMsg: 'hideLoading:ok' });
+    },
+  };
+
+  // Takes only a path inside the code package, as WeChat does; bytes or URLs are refused.
+  const WXWebAssembly = {
+    instantiate(wasmPath, imports) {
+      record('WXWebAssembly.instantiate', wasmPath);
+      if (typeof wasmPath !== 'string' || !wasmPath.startsWith('/') || !/\.wasm(\.br)?$/.test(wasmPath)) {
+        return Promise.reject(new Error(`WXWebAssembly.instantiate takes a code package path ending .wasm or .wasm.br, got ${typeof wasmPath === 'string' ? wasmPath : typeof wasmPath}`));
+      }
+      const file = path.join(appDir, wasmPath);
+      if (!file.startsWith(appDir) || !fs.existsSync(file)) return Promise.reject(new Error(`no such file in the code package: ${wasmPath}`));
+      let bytes = fs.readFileSync(file);
+      if (wasmPath.endsWith('.br')) bytes = zlib.brotliDecompressSync(bytes);
+      return WebAssembly.instantiate(bytes, imports);
+    },
+  };
+
+  // --- the sandbox ---
+  const sandbox = {
+    console,
+    wx,
+    WXWebAssembly,
+    setTimeout: clock ? clock.setTimeout : setTimeout,
+    clearTimeout: clock ? clock.clearTimeout : clearTimeout,
+    setInterval,
+    clearInterval,
+  };
+  const context = vm.createContext(sandbox);
+  vm.runInContext(`
+    'use strict';
+    // V8 builtins a real device may lack.
+    ${profile === 'ios' ? 'delete globalThis.WebAssembly; delete globalThis.WeakRef; delete globalThis.FinalizationRegistry;' : ''}
+  `, context);
+  if (clock) {
+    // Date.now and new Date() follow the fake clock.
+    context.__clockNow = clock.now;
+    vm.runInContext(`
+      (function () {
+        const RealDate = Date;
+        function SimDate(...args) { return args.length ? new RealDate(...args) : new RealDate(__clockNow()); }
+        SimDate.now = () => __clockNow();
+        SimDate.UTC = RealDate.UTC;
+        SimDate.parse = RealDate.parse;
+        SimDate.prototype = RealDate.prototype;
+        globalThis.Date = SimDate;
+      })();
+    `, context);
+  }
+  if (profile === 'devtools') {
+    context.TextEncoder = TextEncoder;
+    context.TextDecoder = TextDecoder;
+  }
+
+  // --- CommonJS, rooted at appDir ---
+  const modules = new Map();
+  function resolve(fromDir, spec) {
+    let target;
+    if (spec.startsWith('/')) target = spec;
+    else if (spec.startsWith('.')) target = path.posix.join(fromDir, spec);
+    else target = `/miniprogram_npm/${spec}`;
+    const candidates = [target, `${target}.js`, `${target}/index.js`];
+    const found = candidates.find((c) => fs.existsSync(path.join(appDir, c)) && fs.statSync(path.join(appDir, c)).isFile());
+    if (!found) throw new Error(`module not found in the mini-program: ${spec} (from ${fromDir})`);
+    return found;
+  }
+
+  function load(modulePath) {
+    if (modules.has(modulePath)) return modules.get(modulePath).exports;
+    const module = { exports: {} };
+    modules.set(modulePath, module);
+    const source = fs.readFileSync(path.join(appDir, modulePath), 'utf8');
+    const wrapper = vm.runInContext(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, context, {
+      filename: path.join(appDir, modulePath),
+    });
+    const dir = path.posix.dirname(modulePath);
+    wrapper(module.exports, (spec) => load(resolve(dir, spec)), module, modulePath, dir);
+    return module.exports;
+  }
+
+  // --- App / Page ---
+  let app = null;
+  const pageDefs = new Map();
+  const pageStack = [];
+  let loadingRoute = null;
+  context.App = (def) => {
+    app = Object.assign({}, def);
+  };
+  context.getApp = () => app;
+  context.Page = (def) => {
+    pageDefs.set(loadingRoute, def);
+  };
+  context.getCurrentPages = () => pageStack.slice();
+
+  const sim = {
+    context,
+    wx,
+    storage,
+    counts,
+    timeline,
+    faults,
+    profile,
+    require(spec) {
+      return load(resolve('/', spec));
+    },
+    // Evaluates code in the sandbox (for checks of what the runtime offers).
+    evaluate(code) {
+      return vm.runInContext(code, context);
+    },
+    launch(query = {}) {
+      load(resolve('/', '/app.js'));
+      if (app && typeof app.onLaunch === 'function') app.onLaunch({ path: '', query });
+      return app;
+    },
+    openPage(route, query = {}) {
+      loadingRoute = route;
+      load(resolve('/', `/${route}.js`));
+      loadingRoute = null;
+      const def = pageDefs.get(route);
+      if (!def) throw new Error(`${route}.js did not call Page()`);
+      const page = Object.assign({ route, data: JSON.parse(JSON.stringify(def.data || {})) }, def);
+      page.setData = (patch, cb) => {
+        for (const [key, value] of Object.entries(patch)) page.data[key] = JSON.parse(JSON.stringify(value === undefined ? null : value));
+        record('setData', Object.keys(patch).join(','));
+        if (cb) cb();
+      };
+      pageStack.push(page);
+      if (typeof page.onLoad === 'function') page.onLoad(query);
+      if (typeof page.onShow === 'function') page.onShow();
+      return page;
+    },
+    count(api) {
+      return counts[api] || 0;
+    },
+  };
+  return sim;
+}
+
+// Lays out a mini-program directory as "构建 npm" would: the package's miniprogram directory
+// copied to miniprogram_npm/<name>/.
+function makeAppDir(dir, packageDistDir, name = 'mp-session') {
+  const target = path.join(dir, 'miniprogram_npm', name);
+  fs.mkdirSync(target, { recursive: true });
+  for (const file of fs.readdirSync(packageDistDir)) fs.copyFileSync(path.join(packageDistDir, file), path.join(target, file));
+  return dir;
+}
+
+module.exports = { createSimulator, makeAppDir, MAX_CONCURRENT_REQUESTS };
