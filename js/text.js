@@ -33,46 +33,71 @@ TextEncoderFallback.prototype.encode = function encode(input) {
 
 function TextDecoderFallback() {}
 
+// The WHATWG UTF-8 decoder: a broken sequence becomes one U+FFFD and the byte that broke it is
+// read again, so the output matches TextDecoder's exactly.
 TextDecoderFallback.prototype.decode = function decode(input) {
   if (input === undefined) return '';
   const bytes = input instanceof Uint8Array ? input : new Uint8Array(input.buffer || input);
   let out = '';
-  let chunk = [];
-  for (let i = 0; i < bytes.length; ) {
-    const b = bytes[i];
-    let c = 0xfffd;
-    let size = 1;
-    if (b < 0x80) {
-      c = b;
-    } else if (b >= 0xc2 && b <= 0xf4) {
-      size = b < 0xe0 ? 2 : b < 0xf0 ? 3 : 4;
-      let value = b & (0xff >> (size + 1));
-      let valid = i + size <= bytes.length;
-      for (let k = 1; valid && k < size; k++) {
-        const next = bytes[i + k];
-        valid = (next & 0xc0) === 0x80;
-        value = (value << 6) | (next & 63);
-      }
-      const min = size === 2 ? 0x80 : size === 3 ? 0x800 : 0x10000;
-      if (valid && value >= min && value <= 0x10ffff && !(value >= 0xd800 && value <= 0xdfff)) {
-        c = value;
-      } else {
-        size = 1;
-      }
-    }
-    i += size;
+  let units = [];
+  let needed = 0;
+  let seen = 0;
+  let codePoint = 0;
+  let lower = 0x80;
+  let upper = 0xbf;
+  function emit(c) {
     if (c > 0xffff) {
       c -= 0x10000;
-      chunk.push(0xd800 + (c >> 10), 0xdc00 + (c & 1023));
+      units.push(0xd800 + (c >> 10), 0xdc00 + (c & 1023));
     } else {
-      chunk.push(c);
+      units.push(c);
     }
-    if (chunk.length > 4096) {
-      out += String.fromCharCode.apply(null, chunk);
-      chunk = [];
+    if (units.length > 4096) {
+      out += String.fromCharCode.apply(null, units);
+      units = [];
     }
   }
-  return out + String.fromCharCode.apply(null, chunk);
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (needed === 0) {
+      if (b <= 0x7f) {
+        emit(b);
+      } else if (b >= 0xc2 && b <= 0xdf) {
+        needed = 1;
+        codePoint = b & 0x1f;
+      } else if (b >= 0xe0 && b <= 0xef) {
+        if (b === 0xe0) lower = 0xa0;
+        if (b === 0xed) upper = 0x9f;
+        needed = 2;
+        codePoint = b & 0xf;
+      } else if (b >= 0xf0 && b <= 0xf4) {
+        if (b === 0xf0) lower = 0x90;
+        if (b === 0xf4) upper = 0x8f;
+        needed = 3;
+        codePoint = b & 0x7;
+      } else {
+        emit(0xfffd);
+      }
+      continue;
+    }
+    if (b < lower || b > upper) {
+      needed = seen = codePoint = 0;
+      lower = 0x80;
+      upper = 0xbf;
+      emit(0xfffd);
+      i--; // read this byte again as the start of a sequence
+      continue;
+    }
+    lower = 0x80;
+    upper = 0xbf;
+    codePoint = (codePoint << 6) | (b & 0x3f);
+    if (++seen === needed) {
+      emit(codePoint);
+      needed = seen = codePoint = 0;
+    }
+  }
+  if (needed !== 0) emit(0xfffd);
+  return out + String.fromCharCode.apply(null, units);
 };
 
 module.exports = {

@@ -18,10 +18,13 @@ fn cold_login_reads_storage_logs_in_and_stores_only_token_and_expiry() {
     let Effect::PostCode { url, code, .. } = &post else { unreachable!() };
     assert_eq!(url, "https://api.example.com/auth/login");
     assert_eq!(login_request_body(code), r#"{"code":"081code"}"#);
-    h.answer(op, Outcome::Reply(Ok(HttpReply {
-        status: 200,
-        body: r#"{"token":"tok-1","expiresIn":7200,"session_key":"SECRET","openid":"o1"}"#.into(),
-    })));
+    h.answer(
+        op,
+        Outcome::Reply(Ok(HttpReply {
+            status: 200,
+            body: r#"{"token":"tok-1","expiresIn":7200,"session_key":"SECRET","openid":"o1"}"#.into(),
+        })),
+    );
     assert_eq!(h.token_of(w), "tok-1");
     let (_, write) = h.take(|e| matches!(e, Effect::WriteStorage { .. }));
     let Effect::WriteStorage { value, .. } = write else { unreachable!() };
@@ -67,7 +70,9 @@ fn a_short_lived_token_is_still_usable_right_after_login() {
 
 #[test]
 fn corrupt_or_foreign_stored_values_are_removed_not_thrown() {
-    for value in [StorageValue::Text("{not json".into()), StorageValue::Other, StorageValue::Text(r#"{"version":9}"#.into())] {
+    for value in
+        [StorageValue::Text("{not json".into()), StorageValue::Other, StorageValue::Text(r#"{"version":9}"#.into())]
+    {
         let mut h = Harness::new(config());
         h.ensure(false);
         h.read_storage(value);
@@ -218,7 +223,10 @@ fn a_failed_storage_write_keeps_the_session_in_memory() {
     let (op, _) = h.take(|e| matches!(e, Effect::WriteStorage { .. }));
     h.answer(op, Outcome::StorageDone(Err(PlatformFailure::new("setStorage:fail exceed storage max size"))));
     assert_eq!(h.token_of(w), "mem");
-    assert!(h.events.iter().any(|e| matches!(e, SessionEvent::StorageFailed { message } if message.contains("exceed"))));
+    assert!(h
+        .events
+        .iter()
+        .any(|e| matches!(e, SessionEvent::StorageFailed { message } if message.contains("exceed"))));
     let again = h.ensure(false);
     assert_eq!(h.token_of(again), "mem");
     assert_eq!(h.logins, 1);
@@ -253,7 +261,10 @@ fn check_session_vouches_for_a_stored_session_or_sends_it_to_login() {
     for (checked_ok, logins) in [(true, 0), (false, 1)] {
         let mut h = Harness::new(ConfigInput { check_session: Some(true), ..config() });
         let w = h.ensure(false);
-        h.read_storage(StorageValue::Text(format!(r#"{{"version":1,"token":"stored","expiresAt":{}}}"#, T0 + 3_600_000)));
+        h.read_storage(StorageValue::Text(format!(
+            r#"{{"version":1,"token":"stored","expiresAt":{}}}"#,
+            T0 + 3_600_000
+        )));
         let (op, _) = h.take(|e| matches!(e, Effect::CheckSession));
         h.answer(op, Outcome::SessionChecked(checked_ok));
         if !checked_ok {

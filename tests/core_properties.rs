@@ -11,11 +11,18 @@ use support::*;
 
 #[derive(Debug, Clone)]
 enum Step {
-    Ensure { force: bool },
+    Ensure {
+        force: bool,
+    },
     Logout,
     /// Answer the outstanding effect at this index (modulo their number) with answer variant `kind`.
-    Answer { index: usize, kind: u8 },
-    Advance { ms: u64 },
+    Answer {
+        index: usize,
+        kind: u8,
+    },
+    Advance {
+        ms: u64,
+    },
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -89,7 +96,11 @@ impl Watch {
         }
         self.codes_since_settle += h.logins - self.codes;
         self.codes = h.logins;
-        prop_assert!(self.codes_since_settle <= self.max_attempts, "{} wx.login calls for one login", self.codes_since_settle);
+        prop_assert!(
+            self.codes_since_settle <= self.max_attempts,
+            "{} wx.login calls for one login",
+            self.codes_since_settle
+        );
         Ok(())
     }
 }

@@ -127,7 +127,8 @@ fn check_base_url(url: &str, allow_insecure_http: bool) -> Result<(String, Strin
 impl ConfigInput {
     pub fn validate(self) -> Result<Config, SessionError> {
         let allow_insecure = self.allow_insecure_http.unwrap_or(false);
-        let base_url = self.base_url.ok_or_else(|| invalid("baseUrl", "is required, e.g. 'https://api.example.com'"))?;
+        let base_url =
+            self.base_url.ok_or_else(|| invalid("baseUrl", "is required, e.g. 'https://api.example.com'"))?;
         let (origin, base_url) = check_base_url(&base_url, allow_insecure)?;
 
         let login_path = self.login_path.unwrap_or_else(|| "/auth/login".to_string());

@@ -85,22 +85,34 @@ pub struct SessionView {
 /// Changes a page may want to react to (`auth.onChange`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionEvent {
-    LoggedIn { expires_at_ms: Millis },
+    LoggedIn {
+        expires_at_ms: Millis,
+    },
     LoggedOut,
     /// The server said the session is gone; the next call logs in again.
     Expired,
     /// Storage could not be written or cleared; the session still lives in memory.
-    StorageFailed { message: String },
+    StorageFailed {
+        message: String,
+    },
 }
 
 /// What the driver must do next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
-    Effect { op: OpId, effect: Effect },
-    Settle { waiter: WaiterId, result: Result<SessionView, SessionError> },
+    Effect {
+        op: OpId,
+        effect: Effect,
+    },
+    Settle {
+        waiter: WaiterId,
+        result: Result<SessionView, SessionError>,
+    },
     Event(SessionEvent),
     /// A logout's storage removal has finished (a failure was reported as `StorageFailed`).
-    LoggedOut { waiter: WaiterId },
+    LoggedOut {
+        waiter: WaiterId,
+    },
 }
 
 /// Why an operation is outstanding; decides what its answer means.
@@ -141,7 +153,9 @@ enum Flight {
     /// `wx.checkSession` is running for a session loaded from storage.
     Checking,
     /// `attempt` counts from 1; it grows only after a transient server failure.
-    LoggingIn { attempt: u32 },
+    LoggingIn {
+        attempt: u32,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -372,11 +386,8 @@ impl Core {
                 self.advance(now);
             }
             (Purpose::Code, Got(Outcome::Code(Ok(code)))) if !code.expose().is_empty() => {
-                let effect = Effect::PostCode {
-                    url: self.config.login_url.clone(),
-                    code,
-                    timeout_ms: self.config.timeout_ms,
-                };
+                let effect =
+                    Effect::PostCode { url: self.config.login_url.clone(), code, timeout_ms: self.config.timeout_ms };
                 self.start_bounded(now, Purpose::Exchange, effect);
             }
             (Purpose::Code, Got(Outcome::Code(Err(failure)))) => self.fail_login(SessionError::WxLoginFailed(failure)),
@@ -390,10 +401,9 @@ impl Core {
             (Purpose::Exchange, Got(Outcome::Reply(Err(failure)))) => {
                 self.fail_login(SessionError::Network { during: "posting the login code", failure })
             }
-            (Purpose::Exchange, _) => self.fail_login(SessionError::Timeout {
-                during: "the login request",
-                after_ms: self.config.timeout_ms,
-            }),
+            (Purpose::Exchange, _) => {
+                self.fail_login(SessionError::Timeout { during: "the login request", after_ms: self.config.timeout_ms })
+            }
             (Purpose::Backoff, _) => {
                 if let Flight::LoggingIn { attempt } = self.flight {
                     self.flight = Flight::LoggingIn { attempt: attempt + 1 };
@@ -405,12 +415,8 @@ impl Core {
     }
 
     fn on_login_reply(&mut self, now: Millis, reply: HttpReply) {
-        let decoded = decode_login_reply(
-            reply.status,
-            &reply.body,
-            &self.config.token_field,
-            &self.config.expires_in_field,
-        );
+        let decoded =
+            decode_login_reply(reply.status, &reply.body, &self.config.token_field, &self.config.expires_in_field);
         let attempt = match self.flight {
             Flight::LoggingIn { attempt } => attempt,
             _ => 1,
@@ -435,11 +441,12 @@ impl Core {
         let expires_at = now + lifetime;
         self.generation = self.generation.wrapping_add(1);
         let session = Session { token, expires_at, stale_at: expires_at - margin, generation: self.generation };
-        self.persist(now, Persist::Write(stored::encode(&StoredSession {
-            token: session.token.clone(),
-            expires_at_ms: expires_at,
-        })));
-        let view = SessionView { token: session.token.clone(), expires_at_ms: expires_at, generation: session.generation };
+        self.persist(
+            now,
+            Persist::Write(stored::encode(&StoredSession { token: session.token.clone(), expires_at_ms: expires_at })),
+        );
+        let view =
+            SessionView { token: session.token.clone(), expires_at_ms: expires_at, generation: session.generation };
         self.session = Some(session);
         self.session_checked = true;
         self.flight = Flight::Idle;

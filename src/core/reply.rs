@@ -41,7 +41,9 @@ pub fn decode_login_reply(status: u16, body: &str, token_field: &[String], expir
         (Some(40029 | 40163), _) => {
             return LoginReply::Failed(SessionError::LoginRejected { status, errcode, errmsg });
         }
-        (Some(45011), _) | (_, 429) => return LoginReply::Failed(SessionError::RateLimited { status, errcode, errmsg }),
+        (Some(45011), _) | (_, 429) => {
+            return LoginReply::Failed(SessionError::RateLimited { status, errcode, errmsg })
+        }
         (Some(40226), _) => return LoginReply::Failed(SessionError::UserBlocked { errmsg }),
         (Some(_), _) | (_, 300..=499) => {
             let errmsg = if errmsg.is_empty() && status == 404 {
@@ -63,7 +65,12 @@ pub fn decode_login_reply(status: u16, body: &str, token_field: &[String], expir
     };
     let token = match doc.get_path(token_field).and_then(Json::as_str) {
         Some(t) if is_sendable_token(t) => Token::new(t.to_string()),
-        Some(_) => return bad(format!("`{}` is not a usable token (empty, too long or not printable ASCII)", token_field.join("."))),
+        Some(_) => {
+            return bad(format!(
+                "`{}` is not a usable token (empty, too long or not printable ASCII)",
+                token_field.join(".")
+            ))
+        }
         None => return bad(format!("the login reply has no string field `{}`", token_field.join("."))),
     };
     let expires_in_s = match doc.get_path(expires_in_field) {
@@ -103,7 +110,12 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let nested = decode_login_reply(200, r#"{"data":{"t":"x","ttl":"60"}}"#, &["data".into(), "t".into()], &["data".into(), "ttl".into()]);
+        let nested = decode_login_reply(
+            200,
+            r#"{"data":{"t":"x","ttl":"60"}}"#,
+            &["data".into(), "t".into()],
+            &["data".into(), "ttl".into()],
+        );
         assert!(matches!(nested, LoginReply::Granted { expires_in_s, .. } if expires_in_s == 60.0));
     }
 

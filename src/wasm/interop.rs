@@ -47,12 +47,18 @@ fn number_option(options: &JsValue, key: &str) -> Result<Option<f64>, SessionErr
 /// Reads `createClient`'s options object (without `platform`/`wasmPath`, which the shim keeps).
 pub fn read_config(options: &JsValue) -> Result<ConfigInput, SessionError> {
     if !options.is_object() {
-        return Err(invalid("options", "createClient needs an options object, e.g. { baseUrl: 'https://api.example.com' }"));
+        return Err(invalid(
+            "options",
+            "createClient needs an options object, e.g. { baseUrl: 'https://api.example.com' }",
+        ));
     }
     for key in Object::keys(options.unchecked_ref::<Object>()).iter() {
         let key = key.as_string().unwrap_or_default();
         if !OPTION_NAMES.contains(&key.as_str()) {
-            return Err(invalid(&key, &format!("is not an option of createClient (known options: {})", OPTION_NAMES.join(", "))));
+            return Err(invalid(
+                &key,
+                &format!("is not an option of createClient (known options: {})", OPTION_NAMES.join(", ")),
+            ));
         }
     }
     Ok(ConfigInput {

@@ -54,10 +54,16 @@ impl Client {
     /// `CONFIG_INVALID` when an option is wrong.
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue, platform: JsValue, jitter_seed: u32, listener: Function) -> Result<Client, JsValue> {
-        let config = interop::read_config(&options)
-            .and_then(|input| input.validate())
-            .map_err(|e| interop::error_to_js(&e))?;
-        let driver = Driver { core: Core::new(config, jitter_seed), platform, waiters: Vec::new(), listener, timer: None, tick: None };
+        let config =
+            interop::read_config(&options).and_then(|input| input.validate()).map_err(|e| interop::error_to_js(&e))?;
+        let driver = Driver {
+            core: Core::new(config, jitter_seed),
+            platform,
+            waiters: Vec::new(),
+            listener,
+            timer: None,
+            tick: None,
+        };
         let shared = Rc::new(RefCell::new(driver));
         let weak: Weak<RefCell<Driver>> = Rc::downgrade(&shared);
         let tick = Closure::<dyn FnMut()>::new(move || {

@@ -1,6 +1,6 @@
 //! A scripted platform for the core: collects effects, lets a test answer them, and keeps a fake
 //! clock. Nothing sleeps; time moves only when a test says so.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 
@@ -26,7 +26,16 @@ pub struct Harness {
 impl Harness {
     pub fn new(input: ConfigInput) -> Self {
         let core = Core::new(input.validate().expect("valid config"), 42);
-        Harness { core, now: T0, effects: vec![], settled: BTreeMap::new(), events: vec![], logged_out: vec![], logins: 0, exchanges: 0 }
+        Harness {
+            core,
+            now: T0,
+            effects: vec![],
+            settled: BTreeMap::new(),
+            events: vec![],
+            logged_out: vec![],
+            logins: 0,
+            exchanges: 0,
+        }
     }
 
     pub fn drain(&mut self) {
@@ -57,7 +66,11 @@ impl Harness {
 
     /// Removes and returns the first outstanding effect for which `pick` is true.
     pub fn take(&mut self, pick: impl Fn(&Effect) -> bool) -> (OpId, Effect) {
-        let i = self.effects.iter().position(|(_, e)| pick(e)).unwrap_or_else(|| panic!("no such effect in {:?}", self.effects));
+        let i = self
+            .effects
+            .iter()
+            .position(|(_, e)| pick(e))
+            .unwrap_or_else(|| panic!("no such effect in {:?}", self.effects));
         self.effects.remove(i)
     }
 

@@ -1,0 +1,89 @@
+'use strict';
+// The shipped package as a file set: MVP wasm, JS a mini-program can parse, the published file
+// list, the UTF-8 fallback, and loading under plain Node.
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('fs');
+const path = require('path');
+const zlib = require('zlib');
+const { execFileSync } = require('child_process');
+const { checkMvp } = require('../../scripts/wasm-features.js');
+const { TextEncoderFallback, TextDecoderFallback } = require('../../js/text.js');
+const { DIST } = require('./helpers.js');
+
+const ROOT = path.join(__dirname, '..', '..');
+
+test('the shipped wasm uses only WebAssembly MVP features (+mutable-globals)', async () => {
+  const wasm = path.join(DIST, 'mp_session_bg.wasm');
+  await checkMvp(wasm);
+  const unpacked = zlib.brotliDecompressSync(fs.readFileSync(wasm + '.br'));
+  assert.ok(unpacked.equals(fs.readFileSync(wasm)), '.wasm.br holds the same module');
+});
+
+test('the MVP check rejects a module with a post-MVP feature', async () => {
+  const wabt = await require('wabt')();
+  const wat = wabt.parseWat('ref.wat', '(module (func (export "f") (result externref) ref.null extern))', { reference_types: true });
+  const file = path.join(require('os').tmpdir(), `mp-session-not-mvp-${process.pid}.wasm`);
+  fs.writeFileSync(file, Buffer.from(wat.toBinary({}).buffer));
+  await assert.rejects(checkMvp(file), /not WebAssembly MVP/);
+  fs.rmSync(file);
+});
+
+test('the shipped JavaScript avoids syntax and globals mini-programs lack', () => {
+  for (const file of fs.readdirSync(DIST).filter((f) => f.endsWith('.js'))) {
+    const source = fs.readFileSync(path.join(DIST, file), 'utf8');
+    for (const pattern of [/\basync\b/, /\bawait\b/, /\?\./, /\?\?/, /import\.meta/, /^\s*(import|export)\s/m, /\beval\(/, /new Function/, /\bfetch\(/]) {
+      assert.doesNotMatch(source, pattern, `${file} uses ${pattern}`);
+    }
+  }
+});
+
+test('npm pack ships the mini-program directory and nothing a user does not need', () => {
+  const [info] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+  const files = info.files.map((f) => f.path).sort();
+  for (const needed of ['miniprogram_dist/index.js', 'miniprogram_dist/index.d.ts', 'miniprogram_dist/mp_session_bg.wasm', 'miniprogram_dist/mp_session_bg.wasm.br', 'miniprogram_dist/mp_session_glue.js', 'package.json', 'README.md']) {
+    assert.ok(files.includes(needed), `missing ${needed}`);
+  }
+  const unexpected = files.filter((f) => !f.startsWith('miniprogram_dist/') && !['package.json', 'README.md', 'LICENSE'].includes(f));
+  assert.deepEqual(unexpected, []);
+});
+
+test('the UTF-8 fallback agrees with the platform encoder and decoder', () => {
+  const samples = ['', 'ascii', '中文登录', '😀 emoji', 'mixed é ü ß 漢字 🎉', '\u0000\u007f\u0080\u07ff\u0800\uffff'];
+  for (const text of samples) {
+    const bytes = new TextEncoderFallback().encode(text);
+    assert.deepEqual(Buffer.from(bytes), Buffer.from(new TextEncoder().encode(text)), text);
+    assert.equal(new TextDecoderFallback('utf-8', { ignoreBOM: true, fatal: true }).decode(bytes), text);
+  }
+  const invalid = [
+    [0x61, 0xff, 0xc3, 0x28, 0xe2, 0x82, 0x62, 0xf0, 0x9f, 0x98],
+    [0xed, 0xa0, 0x80], // an encoded surrogate
+    [0xe0, 0x80, 0xaf], // an overlong form
+    [0xf4, 0x90, 0x80, 0x80], // beyond U+10FFFF
+  ];
+  for (const bytes of invalid) {
+    const array = new Uint8Array(bytes);
+    assert.equal(new TextDecoderFallback().decode(array), new TextDecoder().decode(array), bytes.join(','));
+  }
+  // Random bytes, against the platform decoder.
+  let seed = 12345;
+  for (let n = 0; n < 200; n++) {
+    const array = new Uint8Array(1 + (n % 40)).map(() => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24);
+    assert.equal(new TextDecoderFallback().decode(array), new TextDecoder().decode(array), Array.from(array).join(','));
+  }
+  assert.equal(new TextDecoderFallback().decode(), '');
+});
+
+test('under plain Node the package loads the wasm from its own bytes', async () => {
+  const { createClient, isMpSessionError } = require(ROOT);
+  const wx = {
+    getStorage: (o) => o.fail({ errMsg: 'getStorage:fail data not found' }),
+    setStorage: (o) => o.success({}),
+    login: (o) => o.success({ code: 'c' }),
+    request: (o) => o.success({ statusCode: 200, data: '{"token":"node-token","expiresIn":60}' }),
+  };
+  const state = await createClient({ baseUrl: 'https://api.example.com', platform: wx }).ensureLogin();
+  assert.equal(state.token, 'node-token');
+  const error = await createClient({ baseUrl: 'ftp://x', platform: wx }).ensureLogin().catch((e) => e);
+  assert.ok(isMpSessionError(error));
+});

@@ -1,0 +1,107 @@
+//! The wasm driver against a scripted fake platform object, under Node (wasm-bindgen-test).
+#![cfg(target_arch = "wasm32")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use js_sys::{Array, Function, Reflect, JSON};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+use mp_session::wasm::Client;
+
+/// A platform written in JavaScript: `calls` records what the driver did.
+fn platform(methods: &str) -> JsValue {
+    let source = format!(
+        "const p = {{ calls: [], store: {{}}, {methods} }};
+         p.getStorage = p.getStorage || function (o) {{ p.calls.push('getStorage'); o.key in p.store ? o.success({{ data: p.store[o.key] }}) : o.fail({{ errMsg: 'getStorage:fail data not found' }}); }};
+         p.setStorage = p.setStorage || function (o) {{ p.calls.push('setStorage'); p.store[o.key] = o.data; o.success({{}}); }};
+         p.removeStorage = p.removeStorage || function (o) {{ p.calls.push('removeStorage'); delete p.store[o.key]; o.success({{}}); }};
+         return p;"
+    );
+    Function::new_no_args(&source).call0(&JsValue::NULL).unwrap()
+}
+
+const GRANTING: &str = "
+    login(o) { p.calls.push('login:' + o.timeout); setTimeout(() => o.success({ code: 'c1' }), 0); },
+    request(o) {
+        p.calls.push(o.method + ' ' + o.url + ' ' + o.data + ' ' + o.dataType);
+        setTimeout(() => o.success({ statusCode: 200, data: '{\"token\":\"t1\",\"expiresIn\":60}' }), 0);
+    },";
+
+fn client(platform: &JsValue, options: &str) -> Result<Client, JsValue> {
+    Client::new(JSON::parse(options).unwrap(), platform.clone(), 7, Function::new_no_args(""))
+}
+
+fn field(value: &JsValue, key: &str) -> JsValue {
+    Reflect::get(value, &key.into()).unwrap()
+}
+
+fn calls(platform: &JsValue) -> Vec<String> {
+    Array::from(&field(platform, "calls")).iter().map(|c| c.as_string().unwrap()).collect()
+}
+
+#[wasm_bindgen_test]
+async fn concurrent_callers_share_one_login_through_the_platform() {
+    let p = platform(GRANTING);
+    let c = client(&p, r#"{"baseUrl":"https://api.test/","timeoutMs":3000}"#).unwrap();
+    let first = JsFuture::from(c.ensure_login(false));
+    let second = JsFuture::from(c.ensure_login(false));
+    let (a, b) = (first.await.unwrap(), second.await.unwrap());
+    assert_eq!(field(&a, "token"), "t1");
+    assert_eq!(field(&b, "token"), "t1");
+    assert_eq!(&calls(&p)[..3], ["getStorage", "login:3000", r#"POST https://api.test/auth/login {"code":"c1"} text"#]);
+    let stored = field(&field(&p, "store"), "mp-session").as_string().unwrap();
+    assert!(stored.starts_with(r#"{"version":1,"token":"t1","expiresAt":"#), "{stored}");
+}
+
+#[wasm_bindgen_test]
+async fn platform_failures_reject_with_typed_error_objects() {
+    let p = platform("login(o) { o.fail({ errMsg: 'login:fail auth deny', errno: 104 }); }, request() {},");
+    let error =
+        JsFuture::from(client(&p, r#"{"baseUrl":"https://api.test"}"#).unwrap().ensure_login(false)).await.unwrap_err();
+    assert_eq!(field(&error, "code"), "WX_LOGIN_FAILED");
+    assert_eq!(field(&error, "errMsg"), "login:fail auth deny");
+    assert_eq!(field(&error, "errcode"), 104);
+    assert_eq!(field(&error, "retryable"), true);
+}
+
+#[wasm_bindgen_test]
+async fn a_missing_or_throwing_platform_method_fails_instead_of_throwing() {
+    let missing = platform("");
+    let error = JsFuture::from(client(&missing, r#"{"baseUrl":"https://api.test"}"#).unwrap().ensure_login(false))
+        .await
+        .unwrap_err();
+    assert_eq!(field(&error, "code"), "WX_LOGIN_FAILED");
+    assert!(field(&error, "message").as_string().unwrap().contains("login is not available"));
+
+    let throwing = platform("login() { throw new Error('boom'); },");
+    let error = JsFuture::from(client(&throwing, r#"{"baseUrl":"https://api.test"}"#).unwrap().ensure_login(false))
+        .await
+        .unwrap_err();
+    assert_eq!(field(&error, "errMsg"), "boom");
+}
+
+#[wasm_bindgen_test]
+fn bad_options_throw_config_invalid_naming_the_option() {
+    let p = platform(GRANTING);
+    for (options, option) in [
+        (r#"{"baseUrl":"http://api.test"}"#, "baseUrl"),
+        (r#"{"baseUrl":"https://api.test","tokenHeader":1}"#, "tokenHeader"),
+        (r#"{"baseUrl":"https://api.test","checkSession":"yes"}"#, "checkSession"),
+        ("null", "options"),
+    ] {
+        let error = client(&p, options).err().expect(options);
+        assert_eq!(field(&error, "code"), "CONFIG_INVALID", "{options}");
+        assert_eq!(field(&error, "option"), option, "{options}");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_throwing_listener_does_not_break_the_session() {
+    let p = platform(GRANTING);
+    let listener = Function::new_no_args("throw new Error('page bug')");
+    let c = Client::new(JSON::parse(r#"{"baseUrl":"https://api.test"}"#).unwrap(), p, 1, listener).unwrap();
+    let state = JsFuture::from(c.ensure_login(false)).await.unwrap();
+    assert_eq!(field(&state, "token"), "t1");
+    JsFuture::from(c.logout()).await.unwrap();
+}
