@@ -58,7 +58,8 @@ function createServer(options = {}) {
   const state = {
     tokenLifetimeS: options.tokenLifetimeS || 7200,
     injected: [], // { status, body } answered to the next logins
-    stats: { logins: 0, loginsGranted: 0, code2Session: 0, apiCalls: 0, unauthorized: 0, inFlight: 0, maxInFlight: 0, requests: 0 },
+    held: [], // releases of /api/slow requests
+    stats: { apiInFlight: 0, maxApiInFlight: 0, logins: 0, loginsGranted: 0, code2Session: 0, apiCalls: 0, unauthorized: 0, inFlight: 0, maxInFlight: 0, requests: 0 },
   };
 
   function send(res, status, body) {
@@ -118,7 +119,10 @@ function createServer(options = {}) {
 
   async function api(req, res, path) {
     state.stats.apiCalls++;
-    const session = sessionOf(req);
+    state.stats.apiInFlight++;
+    state.stats.maxApiInFlight = Math.max(state.stats.maxApiInFlight, state.stats.apiInFlight);
+    res.on('close', () => { state.stats.apiInFlight--; });
+    const session = path === '/api/never' ? null : sessionOf(req); // /api/never accepts no token
     if (!session) {
       state.stats.unauthorized++;
       return send(res, 401, { errcode: 40101, errmsg: 'session expired or unknown' });
@@ -126,6 +130,19 @@ function createServer(options = {}) {
     const userId = crypto.createHash('sha256').update(session.openid).digest('hex').slice(0, 12);
     if (path === '/api/me') return send(res, 200, { userId, expiresAt: session.expiresAt });
     if (path === '/api/echo' && req.method === 'POST') return send(res, 200, { userId, echo: await readBody(req) });
+    if (path === '/api/upload' && req.method === 'POST') {
+      const body = await readBody(req);
+      return send(res, 200, { userId, received: Buffer.byteLength(body) });
+    }
+    if (path === '/api/download') {
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+      return res.end(`private file for ${userId}`);
+    }
+    if (path === '/api/slow') {
+      // Holds the response until released, so tests can see how many requests are in flight.
+      await new Promise((resolve) => state.held.push(resolve));
+      return send(res, 200, { userId });
+    }
     return send(res, 404, { errmsg: 'no such route' });
   }
 
@@ -145,8 +162,14 @@ function createServer(options = {}) {
       case '/admin/wechat-error':
         mock.forced.push(...Array(body.times || 1).fill(body.errcode));
         return send(res, 200, { ok: true });
+      case '/admin/reset-in-flight':
+        state.stats.maxApiInFlight = state.stats.apiInFlight;
+        return send(res, 200, { ok: true });
+      case '/admin/release':
+        for (const release of state.held.splice(0)) release();
+        return send(res, 200, { ok: true });
       case '/admin/stats':
-        return send(res, 200, Object.assign({ sessions: sessions.size }, state.stats));
+        return send(res, 200, Object.assign({ sessions: sessions.size, held: state.held.length }, state.stats));
       default:
         return send(res, 404, { errmsg: 'no such admin route' });
     }

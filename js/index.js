@@ -61,6 +61,22 @@ function createClient(options) {
       const force = Boolean(loginOptions && loginOptions.force);
       return ready().then((c) => c.ensureLogin(force)).catch(rethrow);
     },
+    /**
+     * wx.request with the session: waits for the login state, attaches the token (to baseUrl's
+     * origin and trustedOrigins only), re-logs in once and replays once when the session expired.
+     * Resolves with wx.request's success object; other HTTP statuses resolve too.
+     */
+    request(requestOptions) {
+      return ready().then((c) => c.request('request', requestOptions)).catch(rethrow);
+    },
+    /** wx.uploadFile with the same token and expiry handling. */
+    uploadFile(uploadOptions) {
+      return ready().then((c) => c.request('uploadFile', uploadOptions)).catch(rethrow);
+    },
+    /** wx.downloadFile with the same token and expiry handling. */
+    downloadFile(downloadOptions) {
+      return ready().then((c) => c.request('downloadFile', downloadOptions)).catch(rethrow);
+    },
     /** Clears the session in memory and storage (resolved once storage is cleared); waiting callers reject LOGGED_OUT. */
     logout() {
       return ready().then((c) => c.logout()).catch(rethrow);

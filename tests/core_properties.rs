@@ -1,6 +1,7 @@
-//! Properties of the login machine under random interleavings of callers, platform answers,
-//! time and logouts: at most one code exchange in flight, no waiter left unsettled (or settled
-//! twice), and a bounded number of attempts per login.
+//! Properties of the session machine under random interleavings of callers, requests, platform
+//! answers (401s and transport failures among them), time and logouts: at most one code exchange
+//! in flight, never more sends than the cap, no waiter or request left unsettled (or settled
+//! twice), a bounded number of attempts per login and of sends per request.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod support;
@@ -13,6 +14,10 @@ use support::*;
 enum Step {
     Ensure {
         force: bool,
+    },
+    Request {
+        trusted: bool,
+        get: bool,
     },
     Logout,
     /// Answer the outstanding effect at this index (modulo their number) with answer variant `kind`.
@@ -28,6 +33,7 @@ enum Step {
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         4 => any::<bool>().prop_map(|force| Step::Ensure { force }),
+        3 => (any::<bool>(), any::<bool>()).prop_map(|(trusted, get)| Step::Request { trusted, get }),
         1 => Just(Step::Logout),
         6 => (any::<usize>(), 0u8..4).prop_map(|(index, kind)| Step::Answer { index, kind }),
         2 => (0u64..15_000).prop_map(|ms| Step::Advance { ms }),
@@ -57,6 +63,12 @@ fn outcome_for(effect: &Effect, kind: u8, now: Millis) -> Outcome {
             2 => Ok(HttpReply { status: 400, body: r#"{"errcode":40163}"#.into() }),
             _ => Ok(HttpReply { status: 200, body: r#"{"token":"fresh","expiresIn":600}"#.into() }),
         }),
+        Effect::Send { .. } => Outcome::Sent(match kind {
+            0 => Err(PlatformFailure::new("request:fail")),
+            1 => Ok(ResponseSummary { status: 401, body_code: None }),
+            _ => Ok(ResponseSummary { status: 200, body_code: None }),
+        }),
+        Effect::Abort => unreachable!("aborts are not answered"),
     }
 }
 
@@ -87,11 +99,19 @@ impl Watch {
         }
         self.newest_op = h.effects.iter().map(|(op, _)| *op).max().unwrap_or(self.newest_op).max(self.newest_op);
         prop_assert!(self.live_exchanges.len() <= 1, "{} exchanges in flight", self.live_exchanges.len());
+        let sends = h.effects.iter().filter(|(_, e)| matches!(e, Effect::Send { .. })).count();
+        prop_assert!(sends <= h.core.config().requests.max_concurrent as usize, "{sends} sends in flight");
+        for (request, count) in &h.sends {
+            // One replay after an expiry, plus one transport retry for GET: never a loop.
+            prop_assert!(*count <= 3, "request {request:?} sent {count} times");
+        }
 
-        // Each login run ends in a settle (granted, failed or logged out); between two, the number
-        // of wx.login calls is bounded by the attempt limit.
-        if h.settled.len() != self.settled {
-            self.settled = h.settled.len();
+        // A login run ends in a granted session or by settling its waiters (failed, logged out);
+        // between two such moments the number of wx.login calls is bounded by the attempt limit.
+        let logged_in = h.events.iter().filter(|e| matches!(e, SessionEvent::LoggedIn { .. })).count();
+        let ended = h.settled.len() + h.responded.len() + logged_in;
+        if ended != self.settled {
+            self.settled = ended;
             self.codes_since_settle = 0;
         }
         self.codes_since_settle += h.logins - self.codes;
@@ -117,17 +137,23 @@ fn run(steps: Vec<Step>, check_session: bool) -> Result<(), TestCaseError> {
         max_attempts: h.core.config().retry.max_attempts as usize,
     };
     let mut waiters = Vec::new();
+    let mut requests = Vec::new();
     let mut logouts = Vec::new();
 
     for step in steps {
         match step {
             Step::Ensure { force } => waiters.push(h.ensure(force)),
+            Step::Request { trusted, get } => {
+                let url = if trusted { "/api/me" } else { "https://cdn.example.net/x" };
+                requests.push(h.request(url, if get { "GET" } else { "POST" }));
+            }
             Step::Logout => {
                 logouts.push(h.core.logout(h.now));
                 h.drain();
                 watch.live_exchanges.clear();
             }
             Step::Answer { index, kind } => {
+                h.effects.retain(|(_, e)| !matches!(e, Effect::Abort));
                 if !h.effects.is_empty() {
                     let (op, effect) = h.effects.remove(index % h.effects.len());
                     watch.answered(op);
@@ -142,6 +168,7 @@ fn run(steps: Vec<Step>, check_session: bool) -> Result<(), TestCaseError> {
 
     // Let everything finish: answer what is outstanding successfully, let timers run out.
     for _ in 0..500 {
+        h.effects.retain(|(_, e)| !matches!(e, Effect::Abort));
         if !h.effects.is_empty() {
             let (op, effect) = h.effects.remove(0);
             watch.answered(op);
@@ -156,6 +183,9 @@ fn run(steps: Vec<Step>, check_session: bool) -> Result<(), TestCaseError> {
     for w in &waiters {
         prop_assert!(h.settled.contains_key(w), "{w:?} never settled");
     }
+    for r in &requests {
+        prop_assert!(h.responded.contains_key(r), "request {r:?} never settled");
+    }
     for w in &logouts {
         prop_assert!(h.logged_out.contains(w), "logout {w:?} never finished");
     }
@@ -164,7 +194,7 @@ fn run(steps: Vec<Step>, check_session: bool) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    #![proptest_config(ProptestConfig::with_cases(1000))]
 
     #[test]
     fn every_caller_settles_and_one_exchange_at_most_is_in_flight(steps in prop::collection::vec(step(), 1..60), check in any::<bool>()) {

@@ -19,6 +19,32 @@ pub struct ConfigInput {
     pub max_login_attempts: Option<f64>,
     pub retry_base_delay_ms: Option<f64>,
     pub retry_max_delay_ms: Option<f64>,
+    pub token_header: Option<String>,
+    pub token_scheme: Option<String>,
+    pub expired_statuses: Option<Vec<f64>>,
+    pub expired_body_field: Option<String>,
+    pub expired_body_values: Option<Vec<BodyValue>>,
+    pub trusted_origins: Option<Vec<String>>,
+    pub max_concurrent_requests: Option<f64>,
+    pub max_request_attempts: Option<f64>,
+}
+
+/// A scalar in a response body, as `expiredWhen.bodyValues` lists them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BodyValue {
+    Number(f64),
+    Text(String),
+}
+
+impl BodyValue {
+    /// Equal as written, or as numbers when one side is a numeric string (`"40101"` matches 40101).
+    pub fn matches(&self, other: &BodyValue) -> bool {
+        let number = |v: &BodyValue| match v {
+            BodyValue::Number(n) => Some(*n),
+            BodyValue::Text(t) => t.trim().parse::<f64>().ok(),
+        };
+        self == other || matches!((number(self), number(other)), (Some(a), Some(b)) if a == b)
+    }
 }
 
 /// Every option name `createClient` accepts (the shim handles `platform` and `wasmPath` itself).
@@ -36,7 +62,16 @@ pub const OPTION_NAMES: &[&str] = &[
     "maxLoginAttempts",
     "retryBaseDelayMs",
     "retryMaxDelayMs",
+    "tokenHeader",
+    "tokenScheme",
+    "expiredWhen",
+    "trustedOrigins",
+    "maxConcurrentRequests",
+    "maxRequestAttempts",
 ];
+
+/// The keys `expiredWhen` accepts.
+pub const EXPIRED_WHEN_KEYS: &[&str] = &["statuses", "bodyField", "bodyValues"];
 
 /// Validated options.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +91,26 @@ pub struct Config {
     /// last moments of its life.
     pub expiry_margin_ms: u64,
     pub retry: RetryPolicy,
+    pub allow_insecure_http: bool,
+    /// How `auth.request()` attaches the token and recognises an expired session.
+    pub requests: RequestPolicy,
+}
+
+/// Rules for authenticated requests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestPolicy {
+    pub token_header: String,
+    /// Put before the token with a space (`Bearer <token>`); empty sends the raw token.
+    pub token_scheme: String,
+    /// Origins (`https://host[:port]`) besides `baseUrl`'s that receive the token.
+    pub trusted_origins: Vec<String>,
+    pub expired_statuses: Vec<u16>,
+    pub expired_body_field: Option<Vec<String>>,
+    pub expired_body_values: Vec<BodyValue>,
+    /// WeChat allows 10 concurrent `wx.request`/upload/download; more wait in FIFO order.
+    pub max_concurrent: u32,
+    /// Attempts of a GET/HEAD request whose transport fails. Other methods are never retried.
+    pub max_idempotent_attempts: u32,
 }
 
 /// How often and how patiently a login is retried after a server failure (HTTP 5xx, errcode -1).
@@ -80,6 +135,72 @@ fn whole(option: &str, value: Option<f64>, min: u32, max: u32, default: u32) -> 
         Some(v) if v.fract() == 0.0 && v >= f64::from(min) && v <= f64::from(max) => Ok(v as u32),
         Some(_) => Err(invalid(option, format!("must be a whole number from {min} to {max}"))),
     }
+}
+
+/// `scheme://authority`, lower-cased, of an absolute http(s) URL.
+pub fn origin_of(url: &str) -> Option<String> {
+    let scheme_end = url.find("://")?;
+    let scheme = url.get(..scheme_end)?.to_ascii_lowercase();
+    if scheme != "https" && scheme != "http" {
+        return None;
+    }
+    let rest = url.get(scheme_end + 3..)?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    Some(format!("{scheme}://{}", authority.to_ascii_lowercase()))
+}
+
+/// An HTTP header name: RFC 7230 token characters.
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+fn request_policy(input: &mut ConfigInput) -> Result<RequestPolicy, SessionError> {
+    let token_header = input.token_header.take().unwrap_or_else(|| "Authorization".to_string());
+    if !is_header_name(&token_header) {
+        return Err(invalid("tokenHeader", "must be an HTTP header name such as 'Authorization'"));
+    }
+    let token_scheme = input.token_scheme.take().unwrap_or_else(|| "Bearer".to_string());
+    if !token_scheme.is_empty() && !is_header_name(&token_scheme) {
+        return Err(invalid("tokenScheme", "must be a single word such as 'Bearer', or '' to send the raw token"));
+    }
+    let mut trusted_origins = Vec::new();
+    for origin in input.trusted_origins.take().unwrap_or_default() {
+        match origin_of(&origin) {
+            Some(o) if o == origin.trim_end_matches('/').to_ascii_lowercase() => trusted_origins.push(o),
+            _ => {
+                return Err(invalid("trustedOrigins", "must list origins such as 'https://cdn.example.com' (no path)"))
+            }
+        }
+    }
+    let mut expired_statuses = Vec::new();
+    for status in input.expired_statuses.take().unwrap_or_else(|| vec![401.0]) {
+        if status.fract() != 0.0 || !(100.0..=599.0).contains(&status) {
+            return Err(invalid("expiredWhen.statuses", "must list HTTP statuses (100–599)"));
+        }
+        expired_statuses.push(status as u16);
+    }
+    let expired_body_field = match input.expired_body_field.take() {
+        Some(f) => Some(field_path("expiredWhen.bodyField", Some(f), "")?),
+        None => None,
+    };
+    let expired_body_values = input.expired_body_values.take().unwrap_or_default();
+    // One without the other would silently never match.
+    if expired_body_field.is_some() == expired_body_values.is_empty() {
+        return Err(invalid("expiredWhen", "bodyField and bodyValues go together"));
+    }
+    Ok(RequestPolicy {
+        token_header,
+        token_scheme,
+        trusted_origins,
+        expired_statuses,
+        expired_body_field,
+        expired_body_values,
+        max_concurrent: whole("maxConcurrentRequests", input.max_concurrent_requests, 1, 10, 10)?,
+        max_idempotent_attempts: whole("maxRequestAttempts", input.max_request_attempts, 1, 5, 2)?,
+    })
 }
 
 fn field_path(option: &str, value: Option<String>, default: &str) -> Result<Vec<String>, SessionError> {
@@ -125,7 +246,8 @@ fn check_base_url(url: &str, allow_insecure_http: bool) -> Result<(String, Strin
 }
 
 impl ConfigInput {
-    pub fn validate(self) -> Result<Config, SessionError> {
+    pub fn validate(mut self) -> Result<Config, SessionError> {
+        let requests = request_policy(&mut self)?;
         let allow_insecure = self.allow_insecure_http.unwrap_or(false);
         let base_url =
             self.base_url.ok_or_else(|| invalid("baseUrl", "is required, e.g. 'https://api.example.com'"))?;
@@ -165,6 +287,8 @@ impl ConfigInput {
                 DEFAULT_EXPIRY_MARGIN_MS as u32,
             )?),
             retry: RetryPolicy { max_attempts, base_delay_ms, max_delay_ms },
+            requests,
+            allow_insecure_http: allow_insecure,
         })
     }
 }
@@ -196,6 +320,15 @@ mod tests {
     }
 
     #[test]
+    fn origins_and_body_values_compare_loosely_where_it_is_safe() {
+        assert_eq!(origin_of("HTTPS://API.Example.com:8443/x?y"), Some("https://api.example.com:8443".into()));
+        assert_eq!(origin_of("ftp://x"), None);
+        assert_eq!(origin_of("https://u@x/"), None);
+        assert!(BodyValue::Number(40101.0).matches(&BodyValue::Text("40101".into())));
+        assert!(!BodyValue::Text("expired".into()).matches(&BodyValue::Text("Expired".into())));
+    }
+
+    #[test]
     fn insecure_http_needs_the_explicit_opt_in() {
         assert_eq!(refused_option(with_base("http://127.0.0.1:8080")), "baseUrl");
         let allowed = ConfigInput { allow_insecure_http: Some(true), ..with_base("http://127.0.0.1:8080") };
@@ -214,6 +347,20 @@ mod tests {
         assert_eq!(refused_option(ConfigInput { timeout_ms: Some(1.5), ..base() }), "timeoutMs");
         assert_eq!(refused_option(ConfigInput { token_field: Some("a..b".into()), ..base() }), "tokenField");
         assert_eq!(refused_option(ConfigInput { storage_key: Some(String::new()), ..base() }), "storageKey");
+        assert_eq!(refused_option(ConfigInput { token_header: Some("X Token".into()), ..base() }), "tokenHeader");
+        assert_eq!(
+            refused_option(ConfigInput { trusted_origins: Some(vec!["https://cdn.x/path".into()]), ..base() }),
+            "trustedOrigins"
+        );
+        assert_eq!(
+            refused_option(ConfigInput { expired_statuses: Some(vec![99.0]), ..base() }),
+            "expiredWhen.statuses"
+        );
+        assert_eq!(refused_option(ConfigInput { expired_body_field: Some("code".into()), ..base() }), "expiredWhen");
+        assert_eq!(
+            refused_option(ConfigInput { max_concurrent_requests: Some(11.0), ..base() }),
+            "maxConcurrentRequests"
+        );
         assert_eq!(
             refused_option(ConfigInput { retry_base_delay_ms: Some(900.0), retry_max_delay_ms: Some(100.0), ..base() }),
             "retryMaxDelayMs"

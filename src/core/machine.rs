@@ -5,6 +5,7 @@ use super::config::Config;
 use super::error::{PlatformFailure, SessionError};
 use super::json::write_string;
 use super::reply::{decode_login_reply, LoginReply};
+use super::requests::{AuthHeader, Request, ResponseSummary};
 use super::stored::{self, StoredSession};
 use super::token::{LoginCode, Token};
 
@@ -35,6 +36,11 @@ pub enum Effect {
     /// `wx.request` POST of [`login_request_body`]`(code)` as JSON to `url`, reading the reply as
     /// text; answer with [`Outcome::Reply`].
     PostCode { url: String, code: LoginCode, timeout_ms: u32 },
+    /// Send the page's request `waiter` (with its own options) to `url`, adding `auth` as a header
+    /// when present; answer with [`Outcome::Sent`].
+    Send { waiter: WaiterId, url: String, auth: Option<AuthHeader>, timeout_ms: u32 },
+    /// Abort the send with this op id (its request timed out). No answer is expected.
+    Abort,
 }
 
 /// The body of the code exchange: `{"code":"…"}`.
@@ -56,7 +62,7 @@ pub enum StorageValue {
 }
 
 /// The platform's answer to an [`Effect`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     StorageRead(StorageValue),
     StorageDone(Result<(), PlatformFailure>),
@@ -64,6 +70,7 @@ pub enum Outcome {
     SessionChecked(bool),
     Code(Result<LoginCode, PlatformFailure>),
     Reply(Result<HttpReply, PlatformFailure>),
+    Sent(Result<ResponseSummary, PlatformFailure>),
 }
 
 /// An HTTP response, body read as text.
@@ -113,6 +120,11 @@ pub enum Output {
     LoggedOut {
         waiter: WaiterId,
     },
+    /// Request `waiter` is over: resolve it with the platform's response to send `op`, or reject.
+    Respond {
+        waiter: WaiterId,
+        result: Result<OpId, SessionError>,
+    },
 }
 
 /// Why an operation is outstanding; decides what its answer means.
@@ -125,13 +137,17 @@ enum Purpose {
     Exchange,
     /// A pause before the next login attempt; there is no effect, only a deadline.
     Backoff,
+    /// A page's request on the wire; bounded by the request's own deadline.
+    Send(WaiterId),
+    /// A pause before a request's next attempt.
+    RequestBackoff(WaiterId),
 }
 
 #[derive(Debug)]
 struct Pending {
     op: OpId,
     purpose: Purpose,
-    deadline: Millis,
+    deadline: Option<Millis>,
 }
 
 /// An answer, or the lack of one by the deadline.
@@ -177,11 +193,11 @@ enum Persist {
 /// The login session of one client. See the module documentation for the driving protocol.
 #[derive(Debug)]
 pub struct Core {
-    config: Config,
-    jitter: Jitter,
+    pub(crate) config: Config,
+    pub(crate) jitter: Jitter,
     next_op: u32,
     next_waiter: u32,
-    outputs: VecDeque<Output>,
+    pub(crate) outputs: VecDeque<Output>,
     pending: Vec<Pending>,
     store: StoreState,
     session: Option<Session>,
@@ -195,6 +211,9 @@ pub struct Core {
     persist_next: Option<Persist>,
     /// Logouts waiting for their storage removal to finish.
     logouts: Vec<WaiterId>,
+    pub(crate) requests: Vec<Request>,
+    /// Requests waiting for a slot under the concurrency cap, in arrival order.
+    pub(crate) queue: VecDeque<WaiterId>,
 }
 
 impl Core {
@@ -218,6 +237,8 @@ impl Core {
             persist_running: false,
             persist_next: None,
             logouts: Vec::new(),
+            requests: Vec::new(),
+            queue: VecDeque::new(),
         }
     }
 
@@ -229,29 +250,42 @@ impl Core {
     /// otherwise it joins the running login or starts one. `force` asks for a new session even
     /// when the current one is valid (joining a login already running counts).
     pub fn ensure_login(&mut self, now: Millis, force: bool) -> WaiterId {
-        self.next_waiter = self.next_waiter.wrapping_add(1);
-        let waiter = WaiterId(self.next_waiter);
-        self.waiters.push(waiter);
+        let waiter = self.new_waiter();
         self.force_requested |= force;
-        self.advance(now);
+        self.join_login(now, waiter);
         waiter
+    }
+
+    pub(crate) fn new_waiter(&mut self) -> WaiterId {
+        self.next_waiter = self.next_waiter.wrapping_add(1);
+        WaiterId(self.next_waiter)
+    }
+
+    /// `waiter` wants the login state: served now if the session is valid, else by the login.
+    pub(crate) fn join_login(&mut self, now: Millis, waiter: WaiterId) {
+        self.waiters.push(waiter);
+        self.advance(now);
+    }
+
+    pub(crate) fn forget_waiter(&mut self, waiter: WaiterId) {
+        self.waiters.retain(|w| *w != waiter);
     }
 
     /// Forgets the session in memory and in storage. Callers waiting for a login are rejected
     /// with `LOGGED_OUT`, and answers to the cancelled login are ignored when they arrive. The
     /// returned waiter gets [`Output::LoggedOut`] once storage is cleared.
     pub fn logout(&mut self, now: Millis) -> WaiterId {
-        self.pending.retain(|p| p.purpose == Purpose::Persist);
+        self.reject_waiting_requests(&SessionError::LoggedOut);
+        self.pending.retain(|p| matches!(p.purpose, Purpose::Persist | Purpose::Send(_)));
         self.flight = Flight::Idle;
         self.force_requested = false;
         self.store = StoreState::Ready;
         self.session = None;
         self.session_checked = !self.config.check_session;
-        self.settle_waiters(Err(SessionError::LoggedOut));
+        self.settle_waiters(now, Err(SessionError::LoggedOut));
         self.persist(now, Persist::Remove);
         self.outputs.push_back(Output::Event(SessionEvent::LoggedOut));
-        self.next_waiter = self.next_waiter.wrapping_add(1);
-        let waiter = WaiterId(self.next_waiter);
+        let waiter = self.new_waiter();
         self.logouts.push(waiter);
         waiter
     }
@@ -260,22 +294,28 @@ impl Core {
     pub fn handle(&mut self, now: Millis, op: OpId, outcome: Outcome) {
         if let Some(index) = self.pending.iter().position(|p| p.op == op) {
             let pending = self.pending.swap_remove(index);
-            self.finish(now, pending.purpose, Answer::Outcome(outcome));
+            self.finish(now, op, pending.purpose, Answer::Outcome(outcome));
+            self.dispatch(now);
         }
     }
 
     /// Time has reached `now`: operations past their deadline fail with `TIMEOUT`, and a backoff
     /// pause that has run out starts the next attempt.
     pub fn handle_timeout(&mut self, now: Millis) {
-        while let Some(index) = self.pending.iter().position(|p| p.deadline <= now) {
+        while let Some(index) = self.pending.iter().position(|p| p.deadline.is_some_and(|d| d <= now)) {
             let pending = self.pending.swap_remove(index);
-            self.finish(now, pending.purpose, Answer::TimedOut);
+            self.finish(now, pending.op, pending.purpose, Answer::TimedOut);
         }
+        self.expire_requests(now);
     }
 
     /// When [`Core::handle_timeout`] should next be called, if anything is waiting on time.
     pub fn poll_timeout(&self) -> Option<Millis> {
-        self.pending.iter().map(|p| p.deadline).min()
+        let ops = self.pending.iter().filter_map(|p| p.deadline).min();
+        match (ops, self.next_request_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The next thing for the driver to do. Drain it after every input.
@@ -297,19 +337,49 @@ impl Core {
         self.flight != Flight::Idle
     }
 
-    fn start(&mut self, purpose: Purpose, effect: Option<Effect>, deadline: Millis) {
+    fn start(&mut self, purpose: Purpose, effect: Option<Effect>, deadline: Option<Millis>) -> OpId {
         self.next_op = self.next_op.wrapping_add(1);
         let op = OpId(self.next_op);
         self.pending.push(Pending { op, purpose, deadline });
         if let Some(effect) = effect {
             self.outputs.push_back(Output::Effect { op, effect });
         }
+        op
     }
 
     /// Starts a platform call that must answer within `timeoutMs`.
     fn start_bounded(&mut self, now: Millis, purpose: Purpose, effect: Effect) {
         let deadline = now + u64::from(self.config.timeout_ms);
-        self.start(purpose, Some(effect), deadline);
+        self.start(purpose, Some(effect), Some(deadline));
+    }
+
+    /// Starts the send of request `waiter`; the request's own deadline bounds it.
+    pub(crate) fn start_send(&mut self, waiter: WaiterId, effect: Effect) -> OpId {
+        self.start(Purpose::Send(waiter), Some(effect), None)
+    }
+
+    pub(crate) fn start_request_backoff(&mut self, waiter: WaiterId, until: Millis) -> OpId {
+        self.start(Purpose::RequestBackoff(waiter), None, Some(until))
+    }
+
+    /// Forgets an operation: its answer, if one still comes, is stale.
+    pub(crate) fn cancel_op(&mut self, op: OpId) {
+        self.pending.retain(|p| p.op != op);
+    }
+
+    /// Platform requests on the wire: sends and the code exchange (WeChat caps them together).
+    pub(crate) fn in_flight(&self) -> usize {
+        self.pending.iter().filter(|p| matches!(p.purpose, Purpose::Exchange | Purpose::Send(_))).count()
+    }
+
+    pub(crate) fn current_generation(&self) -> Option<u32> {
+        self.session.as_ref().map(|s| s.generation)
+    }
+
+    /// Forgets the session in memory and in storage.
+    pub(crate) fn drop_session(&mut self, now: Millis) {
+        self.session = None;
+        self.persist(now, Persist::Remove);
     }
 
     /// Moves waiting callers forward: load storage first, then serve them or start a login.
@@ -330,7 +400,7 @@ impl Core {
         if !self.force_requested {
             if let Some(view) = self.session(now) {
                 if self.session_checked {
-                    self.settle_waiters(Ok(view));
+                    self.settle_waiters(now, Ok(view));
                 } else {
                     self.flight = Flight::Checking;
                     self.start_bounded(now, Purpose::CheckSession, Effect::CheckSession);
@@ -347,7 +417,7 @@ impl Core {
         self.start_bounded(now, Purpose::Code, Effect::RequestCode { timeout_ms });
     }
 
-    fn finish(&mut self, now: Millis, purpose: Purpose, answer: Answer) {
+    fn finish(&mut self, now: Millis, op: OpId, purpose: Purpose, answer: Answer) {
         use Answer::{Outcome as Got, TimedOut};
         match (purpose, answer) {
             (Purpose::ReadStore, answer) => {
@@ -390,20 +460,29 @@ impl Core {
                     Effect::PostCode { url: self.config.login_url.clone(), code, timeout_ms: self.config.timeout_ms };
                 self.start_bounded(now, Purpose::Exchange, effect);
             }
-            (Purpose::Code, Got(Outcome::Code(Err(failure)))) => self.fail_login(SessionError::WxLoginFailed(failure)),
+            (Purpose::Code, Got(Outcome::Code(Err(failure)))) => {
+                self.fail_login(now, SessionError::WxLoginFailed(failure))
+            }
             (Purpose::Code, TimedOut) => {
-                self.fail_login(SessionError::Timeout { during: "wx.login", after_ms: self.config.timeout_ms })
+                self.fail_login(now, SessionError::Timeout { during: "wx.login", after_ms: self.config.timeout_ms })
             }
-            (Purpose::Code, _) => {
-                self.fail_login(SessionError::WxLoginFailed(PlatformFailure::new("wx.login succeeded without a code")))
-            }
+            (Purpose::Code, _) => self.fail_login(
+                now,
+                SessionError::WxLoginFailed(PlatformFailure::new("wx.login succeeded without a code")),
+            ),
             (Purpose::Exchange, Got(Outcome::Reply(Ok(reply)))) => self.on_login_reply(now, reply),
             (Purpose::Exchange, Got(Outcome::Reply(Err(failure)))) => {
-                self.fail_login(SessionError::Network { during: "posting the login code", failure })
+                self.fail_login(now, SessionError::Network { during: "posting the login code", failure })
             }
-            (Purpose::Exchange, _) => {
-                self.fail_login(SessionError::Timeout { during: "the login request", after_ms: self.config.timeout_ms })
+            (Purpose::Exchange, _) => self.fail_login(
+                now,
+                SessionError::Timeout { during: "the login request", after_ms: self.config.timeout_ms },
+            ),
+            (Purpose::Send(waiter), Got(Outcome::Sent(result))) => self.on_sent(now, waiter, op, result),
+            (Purpose::Send(waiter), _) => {
+                self.on_sent(now, waiter, op, Err(PlatformFailure::new("the platform gave no response")))
             }
+            (Purpose::RequestBackoff(waiter), _) => self.request_backoff_over(now, waiter),
             (Purpose::Backoff, _) => {
                 if let Flight::LoggingIn { attempt } = self.flight {
                     self.flight = Flight::LoggingIn { attempt: attempt + 1 };
@@ -424,13 +503,13 @@ impl Core {
         match decoded {
             LoginReply::Granted { token, expires_in_s } => self.establish(now, token, expires_in_s),
             LoginReply::Transient { status, errcode, errmsg } if attempt >= self.config.retry.max_attempts => {
-                self.fail_login(SessionError::ServerError { status, errcode, errmsg, attempts: attempt })
+                self.fail_login(now, SessionError::ServerError { status, errcode, errmsg, attempts: attempt })
             }
             LoginReply::Transient { .. } => {
                 let delay = self.jitter.delay_ms(&self.config.retry, attempt);
-                self.start(Purpose::Backoff, None, now + delay);
+                self.start(Purpose::Backoff, None, Some(now + delay));
             }
-            LoginReply::Failed(error) => self.fail_login(error),
+            LoginReply::Failed(error) => self.fail_login(now, error),
         }
     }
 
@@ -452,13 +531,13 @@ impl Core {
         self.flight = Flight::Idle;
         self.force_requested = false;
         self.outputs.push_back(Output::Event(SessionEvent::LoggedIn { expires_at_ms: expires_at }));
-        self.settle_waiters(Ok(view));
+        self.settle_waiters(now, Ok(view));
     }
 
-    fn fail_login(&mut self, error: SessionError) {
+    fn fail_login(&mut self, now: Millis, error: SessionError) {
         self.flight = Flight::Idle;
         self.force_requested = false;
-        self.settle_waiters(Err(error));
+        self.settle_waiters(now, Err(error));
     }
 
     fn load_stored(&mut self, now: Millis, value: StorageValue) {
@@ -499,9 +578,15 @@ impl Core {
         self.start_bounded(now, Purpose::Persist, effect);
     }
 
-    fn settle_waiters(&mut self, result: Result<SessionView, SessionError>) {
-        for waiter in self.waiters.drain(..) {
-            self.outputs.push_back(Output::Settle { waiter, result: result.clone() });
+    /// Settles every caller waiting for the login state; waiting requests go on to be sent (or
+    /// reject with the login's error).
+    fn settle_waiters(&mut self, now: Millis, result: Result<SessionView, SessionError>) {
+        for waiter in std::mem::take(&mut self.waiters) {
+            if self.requests.iter().any(|r| r.waiter == waiter) {
+                self.login_settled_for_request(now, waiter, result.clone().map(drop));
+            } else {
+                self.outputs.push_back(Output::Settle { waiter, result: result.clone() });
+            }
         }
     }
 }

@@ -14,10 +14,13 @@ pub mod error;
 pub mod json;
 mod machine;
 pub mod reply;
+mod requests;
 pub mod stored;
 pub mod token;
 
+pub use config::BodyValue;
 pub use config::{Config, ConfigInput};
 pub use error::{PlatformFailure, SessionError};
 pub use machine::*;
+pub use requests::{AuthHeader, RequestSpec, ResponseSummary};
 pub use token::{LoginCode, Token};

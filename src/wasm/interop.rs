@@ -4,8 +4,8 @@
 use js_sys::{Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::core::config::OPTION_NAMES;
-use crate::core::{ConfigInput, SessionError, SessionEvent, SessionView};
+use crate::core::config::{EXPIRED_WHEN_KEYS, OPTION_NAMES};
+use crate::core::{AuthHeader, BodyValue, ConfigInput, RequestSpec, SessionError, SessionEvent, SessionView};
 
 fn get(target: &JsValue, key: &str) -> JsValue {
     Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
@@ -44,6 +44,40 @@ fn number_option(options: &JsValue, key: &str) -> Result<Option<f64>, SessionErr
     value.as_f64().filter(|n| n.is_finite()).map(Some).ok_or_else(|| invalid(key, "must be a number"))
 }
 
+fn check_keys(value: &JsValue, known: &[&str], prefix: &str) -> Result<(), SessionError> {
+    for key in Object::keys(value.unchecked_ref::<Object>()).iter() {
+        let key = key.as_string().unwrap_or_default();
+        if !known.contains(&key.as_str()) {
+            let reason = format!("is not an option of createClient (known options: {})", known.join(", "));
+            return Err(invalid(&format!("{prefix}{key}"), &reason));
+        }
+    }
+    Ok(())
+}
+
+/// An array option, each item converted by `item` (or refused with `expected`).
+fn list_option<T>(
+    options: &JsValue,
+    key: &str,
+    expected: &str,
+    item: impl Fn(&JsValue) -> Option<T>,
+) -> Result<Option<Vec<T>>, SessionError> {
+    let value = get(options, key);
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    if !js_sys::Array::is_array(&value) {
+        return Err(invalid(key, expected));
+    }
+    let array = js_sys::Array::from(&value);
+    array.iter().map(|v| item(&v).ok_or_else(|| invalid(key, expected))).collect::<Result<Vec<T>, _>>().map(Some)
+}
+
+/// A scalar of a response body: a number or a string.
+fn body_value(value: &JsValue) -> Option<BodyValue> {
+    value.as_f64().map(BodyValue::Number).or_else(|| value.as_string().map(BodyValue::Text))
+}
+
 /// Reads `createClient`'s options object (without `platform`/`wasmPath`, which the shim keeps).
 pub fn read_config(options: &JsValue) -> Result<ConfigInput, SessionError> {
     if !options.is_object() {
@@ -52,16 +86,40 @@ pub fn read_config(options: &JsValue) -> Result<ConfigInput, SessionError> {
             "createClient needs an options object, e.g. { baseUrl: 'https://api.example.com' }",
         ));
     }
-    for key in Object::keys(options.unchecked_ref::<Object>()).iter() {
-        let key = key.as_string().unwrap_or_default();
-        if !OPTION_NAMES.contains(&key.as_str()) {
-            return Err(invalid(
-                &key,
-                &format!("is not an option of createClient (known options: {})", OPTION_NAMES.join(", ")),
-            ));
-        }
+    check_keys(options, OPTION_NAMES, "")?;
+    let expired_when = get(options, "expiredWhen");
+    let has_expired_when = !(expired_when.is_undefined() || expired_when.is_null());
+    if has_expired_when && !expired_when.is_object() {
+        return Err(invalid(
+            "expiredWhen",
+            "must be an object such as { statuses: [401], bodyField: 'code', bodyValues: [40101] }",
+        ));
     }
+    if has_expired_when {
+        check_keys(&expired_when, EXPIRED_WHEN_KEYS, "expiredWhen.")?;
+    }
+    let scoped = |e: SessionError| match e {
+        SessionError::ConfigInvalid { option, reason } => {
+            SessionError::ConfigInvalid { option: format!("expiredWhen.{option}"), reason }
+        }
+        other => other,
+    };
     Ok(ConfigInput {
+        token_header: string_option(options, "tokenHeader")?,
+        token_scheme: string_option(options, "tokenScheme")?,
+        trusted_origins: list_option(options, "trustedOrigins", "must be an array of origins", JsValue::as_string)?,
+        max_concurrent_requests: number_option(options, "maxConcurrentRequests")?,
+        max_request_attempts: number_option(options, "maxRequestAttempts")?,
+        expired_statuses: list_option(&expired_when, "statuses", "must be an array of HTTP statuses", JsValue::as_f64)
+            .map_err(scoped)?,
+        expired_body_field: string_option(&expired_when, "bodyField").map_err(scoped)?,
+        expired_body_values: list_option(
+            &expired_when,
+            "bodyValues",
+            "must be an array of numbers or strings",
+            body_value,
+        )
+        .map_err(scoped)?,
         base_url: string_option(options, "baseUrl")?,
         login_path: string_option(options, "loginPath")?,
         storage_key: string_option(options, "storageKey")?,
@@ -151,4 +209,66 @@ pub fn body_text(data: &JsValue) -> String {
         return String::new();
     }
     js_sys::JSON::stringify(data).ok().and_then(|s| s.as_string()).unwrap_or_default()
+}
+
+/// What the core needs of a request's options: `url`, `method`, `timeout`.
+pub fn read_request(options: &JsValue) -> Result<RequestSpec, SessionError> {
+    let bad = |option: &str, reason: &str| SessionError::ConfigInvalid { option: option.into(), reason: reason.into() };
+    if !options.is_object() {
+        return Err(bad("options", "request needs an options object with a url, like wx.request"));
+    }
+    let url = get(options, "url").as_string().ok_or_else(|| bad("url", "must be a string"))?;
+    let method = get(options, "method");
+    let method = if method.is_undefined() || method.is_null() {
+        "GET".to_string()
+    } else {
+        method.as_string().ok_or_else(|| bad("method", "must be a string such as 'GET'"))?
+    };
+    let timeout = get(options, "timeout");
+    let timeout_ms = if timeout.is_undefined() || timeout.is_null() {
+        None
+    } else {
+        Some(timeout.as_f64().ok_or_else(|| bad("timeout", "must be a number of milliseconds"))?)
+    };
+    Ok(RequestSpec { url, method, timeout_ms })
+}
+
+/// The page's options for one send: a copy with the resolved URL, the token header merged over the
+/// page's headers, and the remaining time as `timeout`.
+pub fn send_options(options: &JsValue, url: &str, auth: Option<&AuthHeader>, timeout_ms: u32) -> Object {
+    let copy = Object::assign(&Object::new(), options.unchecked_ref::<Object>());
+    set(&copy, "url", url.into());
+    set(&copy, "timeout", timeout_ms.into());
+    let header = get(options, "header");
+    let merged = if header.is_object() {
+        Object::assign(&Object::new(), header.unchecked_ref::<Object>())
+    } else {
+        Object::new()
+    };
+    if let Some(auth) = auth {
+        set(&merged, &auth.name, auth.value.expose().into());
+    }
+    set(&copy, "header", merged.into());
+    copy
+}
+
+/// The value at `path` in a response body (parsed if it is JSON text), when it is a scalar.
+pub fn body_code(data: &JsValue, path: &[String]) -> Option<BodyValue> {
+    let parsed;
+    let mut node = match data.as_string() {
+        Some(text) => {
+            parsed = js_sys::JSON::parse(&text).ok()?;
+            &parsed
+        }
+        None => data,
+    };
+    let mut owned;
+    for key in path {
+        if !node.is_object() {
+            return None;
+        }
+        owned = get(node, key);
+        node = &owned;
+    }
+    body_value(node)
 }

@@ -12,7 +12,7 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 
-use crate::core::{Core, Millis, OpId, Output, WaiterId};
+use crate::core::{Core, Effect, Millis, OpId, Outcome, Output, ResponseSummary, WaiterId};
 
 #[wasm_bindgen]
 extern "C" {
@@ -37,6 +37,12 @@ struct Driver {
     timer: Option<(Millis, JsValue)>,
     /// The one callback every timer calls; reused so no closure is leaked per timer.
     tick: Option<Closure<dyn FnMut()>>,
+    /// Pages' requests: the platform method (`request`, `uploadFile`, `downloadFile`) and options.
+    requests: Vec<(WaiterId, &'static str, JsValue)>,
+    /// Request tasks on the wire, for aborting them.
+    tasks: Vec<(OpId, JsValue)>,
+    /// The platform response being handed to the core, for the `Respond` it may cause.
+    answering: Option<(OpId, JsValue)>,
 }
 
 type Shared = Rc<RefCell<Driver>>;
@@ -63,6 +69,9 @@ impl Client {
             listener,
             timer: None,
             tick: None,
+            requests: Vec::new(),
+            tasks: Vec::new(),
+            answering: None,
         };
         let shared = Rc::new(RefCell::new(driver));
         let weak: Weak<RefCell<Driver>> = Rc::downgrade(&shared);
@@ -80,23 +89,44 @@ impl Client {
     /// Resolves with `{ token, expiresAt }`, or rejects with an error object.
     #[wasm_bindgen(js_name = ensureLogin)]
     pub fn ensure_login(&self, force: bool) -> Promise {
-        self.wait_for(|core| core.ensure_login(now(), force))
+        let waiter = self.shared.borrow_mut().core.ensure_login(now(), force);
+        self.promise_for(waiter)
     }
 
     /// Clears the session in memory and in storage; resolves once storage is cleared.
     pub fn logout(&self) -> Promise {
-        self.wait_for(|core| core.logout(now()))
+        let waiter = self.shared.borrow_mut().core.logout(now());
+        self.promise_for(waiter)
     }
 
-    /// A promise settled when the core settles the waiter `start` registers.
-    fn wait_for(&self, start: impl FnOnce(&mut Core) -> WaiterId) -> Promise {
+    /// `wx.request`, `wx.uploadFile` or `wx.downloadFile` (by `kind`) with the token and expiry
+    /// handling; resolves with the platform's own success object.
+    pub fn request(&self, kind: &str, options: JsValue) -> Promise {
+        let kind: &'static str = match kind {
+            "uploadFile" => "uploadFile",
+            "downloadFile" => "downloadFile",
+            _ => "request",
+        };
+        let started =
+            interop::read_request(&options).and_then(|spec| self.shared.borrow_mut().core.request(now(), spec));
+        match started {
+            Ok(waiter) => {
+                // Recorded before the core's effects are performed: the send looks its options up.
+                self.shared.borrow_mut().requests.push((waiter, kind, options));
+                self.promise_for(waiter)
+            }
+            Err(error) => Promise::reject(&interop::error_to_js(&error)),
+        }
+    }
+
+    /// A promise settled when the core settles `waiter`; then performs what the core asked for.
+    fn promise_for(&self, waiter: WaiterId) -> Promise {
         let mut callbacks = None;
         let promise = Promise::new(&mut |resolve, reject| callbacks = Some((resolve, reject)));
         if let Some((resolve, reject)) = callbacks {
-            let waiter = start(&mut self.shared.borrow_mut().core);
             self.shared.borrow_mut().waiters.push((waiter, resolve, reject));
-            pump(&self.shared);
         }
+        pump(&self.shared);
         promise
     }
 }
@@ -115,6 +145,36 @@ fn pump(shared: &Shared) {
         let output = shared.borrow_mut().core.poll_output();
         match output {
             None => break,
+            Some(Output::Effect { op, effect: Effect::Send { waiter, url, auth, timeout_ms } }) => {
+                send(shared, op, waiter, &url, auth.as_ref(), timeout_ms);
+            }
+            Some(Output::Effect { op, effect: Effect::Abort }) => {
+                let task = take_task(shared, op);
+                if let Some(abort) =
+                    task.and_then(|t| interop::field(&t, "abort").dyn_into::<Function>().ok().map(|f| (t, f)))
+                {
+                    let _ = abort.1.call0(&abort.0);
+                }
+            }
+            Some(Output::Respond { waiter, result }) => {
+                let response = {
+                    let mut driver = shared.borrow_mut();
+                    driver.requests.retain(|(w, _, _)| *w != waiter);
+                    match (&result, &driver.answering) {
+                        (Ok(op), Some((answered, response))) if op == answered => Some(response.clone()),
+                        _ => None,
+                    }
+                };
+                if let Some((_, resolve, reject)) = take_waiter(shared, waiter) {
+                    let _ = match (result, response) {
+                        (Ok(_), Some(response)) => resolve.call1(&JsValue::UNDEFINED, &response),
+                        (Err(error), _) => reject.call1(&JsValue::UNDEFINED, &interop::error_to_js(&error)),
+                        (Ok(_), None) => {
+                            reject.call1(&JsValue::UNDEFINED, &JsValue::from_str("mp-session: response lost"))
+                        }
+                    };
+                }
+            }
             Some(Output::Effect { op, effect }) => {
                 let platform = shared.borrow().platform.clone();
                 let shared = Rc::clone(shared);
@@ -146,7 +206,46 @@ fn pump(shared: &Shared) {
     rearm_timer(shared);
 }
 
-fn answer(shared: &Shared, op: OpId, outcome: crate::core::Outcome) {
+/// Sends a page's request: its own options, the resolved URL and the token header.
+fn send(
+    shared: &Shared,
+    op: OpId,
+    waiter: WaiterId,
+    url: &str,
+    auth: Option<&crate::core::AuthHeader>,
+    timeout_ms: u32,
+) {
+    let (platform, found, body_field) = {
+        let driver = shared.borrow();
+        let found =
+            driver.requests.iter().find(|(w, _, _)| *w == waiter).map(|(_, kind, options)| (*kind, options.clone()));
+        (driver.platform.clone(), found, driver.core.config().requests.expired_body_field.clone())
+    };
+    let Some((kind, options)) = found else { return };
+    let (task, reply) = platform::start_call(&platform, kind, interop::send_options(&options, url, auth, timeout_ms));
+    shared.borrow_mut().tasks.push((op, task));
+    let shared = Rc::clone(shared);
+    spawn_local(async move {
+        let result = reply.await;
+        take_task(&shared, op);
+        let summary = result.as_ref().map(|response| ResponseSummary {
+            status: interop::field(response, "statusCode").as_f64().map_or(0, |s| s as u16),
+            body_code: body_field.as_ref().and_then(|path| interop::body_code(&interop::field(response, "data"), path)),
+        });
+        let response = result.as_ref().ok().cloned().unwrap_or(JsValue::UNDEFINED);
+        shared.borrow_mut().answering = Some((op, response));
+        answer(&shared, op, Outcome::Sent(summary.map_err(Clone::clone)));
+        shared.borrow_mut().answering = None;
+    });
+}
+
+fn take_task(shared: &Shared, op: OpId) -> Option<JsValue> {
+    let mut driver = shared.borrow_mut();
+    let index = driver.tasks.iter().position(|(o, _)| *o == op)?;
+    Some(driver.tasks.swap_remove(index).1)
+}
+
+fn answer(shared: &Shared, op: OpId, outcome: Outcome) {
     shared.borrow_mut().core.handle(now(), op, outcome);
     pump(shared);
 }

@@ -11,17 +11,36 @@ use crate::core::{login_request_body, Effect, HttpReply, LoginCode, Outcome, Pla
 /// Calls `platform[method](options)` with `success`/`fail` callbacks, as a future. A method that
 /// is missing or throws is a failure, never a hang or an exception.
 async fn call(platform: &JsValue, method: &str, options: Object) -> Result<JsValue, PlatformFailure> {
-    let Some(function) = field(platform, method).dyn_into::<Function>().ok() else {
-        return Err(PlatformFailure::new(format!("{method} is not available on this platform")));
-    };
-    let promise = Promise::new(&mut |resolve, reject| {
-        set_field(&options, "success", &resolve);
-        set_field(&options, "fail", &reject);
-        if let Err(thrown) = function.call1(platform, &options) {
-            let _ = reject.call1(&JsValue::UNDEFINED, &thrown);
+    let (_task, answer) = start_call(platform, method, options);
+    answer.await
+}
+
+/// Starts `platform[method](options)` now and returns what it returned (a request task, which
+/// can be aborted) with the future of its answer.
+pub fn start_call(
+    platform: &JsValue,
+    method: &str,
+    options: Object,
+) -> (JsValue, impl std::future::Future<Output = Result<JsValue, PlatformFailure>>) {
+    let mut task = JsValue::UNDEFINED;
+    let promise = match field(platform, method).dyn_into::<Function>() {
+        Ok(function) => Promise::new(&mut |resolve, reject| {
+            set_field(&options, "success", &resolve);
+            set_field(&options, "fail", &reject);
+            match function.call1(platform, &options) {
+                Ok(returned) => task = returned,
+                Err(thrown) => {
+                    let _ = reject.call1(&JsValue::UNDEFINED, &thrown);
+                }
+            }
+        }),
+        Err(_) => {
+            let failure = object(&[("errMsg", format!("{method} is not available on this platform").into())]);
+            Promise::reject(&failure.into())
         }
-    });
-    JsFuture::from(promise).await.map_err(|e| failure_from(method, &e))
+    };
+    let method = method.to_string();
+    (task, async move { JsFuture::from(promise).await.map_err(|e| failure_from(&method, &e)) })
 }
 
 /// WeChat fails with `{ errMsg, errno? }`; a thrown `Error` has a `message`.
@@ -60,6 +79,8 @@ pub async fn perform(platform: &JsValue, effect: Effect) -> Outcome {
             let result = call(platform, "login", object(&[("timeout", timeout_ms.into())])).await;
             Outcome::Code(result.map(|res| LoginCode::new(field(&res, "code").as_string().unwrap_or_default())))
         }
+        // Sends are performed by the driver itself (it keeps the page's options and the task).
+        Effect::Send { .. } | Effect::Abort => Outcome::Sent(Err(PlatformFailure::new("not a platform call"))),
         Effect::PostCode { url, code, timeout_ms } => {
             let header = object(&[("content-type", "application/json".into())]);
             let options = object(&[

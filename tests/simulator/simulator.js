@@ -97,6 +97,64 @@ function createSimulator(options) {
     req.end();
   }
 
+  // Files the mini-program can name: wxfile://tmp_… paths mapped to a directory of the simulator.
+  const fileDir = fs.mkdtempSync(path.join(require('os').tmpdir(), 'mp-sim-files-'));
+  let fileCount = 0;
+  function localFile(filePath) {
+    const name = String(filePath).replace(/^wxfile:\/\//, '');
+    if (!/^[\w.-]+$/.test(name)) throw new Error(`invalid file path ${filePath}`);
+    return path.join(fileDir, name);
+  }
+
+  // uploadFile: a multipart/form-data POST of one file; download: a GET saved to a temp file.
+  function httpTransfer(kind, opts, done) {
+    const fault = faults.request.shift();
+    if (fault === 'drop') return;
+    if (fault === 'fail') {
+      done();
+      return callback(opts, false, { errMsg: `${kind}:fail net::ERR_INTERNET_DISCONNECTED` });
+    }
+    const headers = Object.assign({}, opts.header || {});
+    let body = null;
+    if (kind === 'uploadFile') {
+      const boundary = `----mpsim${Date.now()}`;
+      headers['content-type'] = `multipart/form-data; boundary=${boundary}`;
+      const parts = [];
+      for (const [k, v] of Object.entries(opts.formData || {})) {
+        parts.push(Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`));
+      }
+      parts.push(Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="${opts.name || 'file'}"; filename="${path.basename(String(opts.filePath))}"\r\ncontent-type: application/octet-stream\r\n\r\n`));
+      try {
+        parts.push(fs.readFileSync(localFile(opts.filePath)));
+      } catch (error) {
+        done();
+        return callback(opts, false, { errMsg: `uploadFile:fail ${error.message}` });
+      }
+      parts.push(Buffer.from(`\r\n--${boundary}--\r\n`));
+      body = Buffer.concat(parts);
+    }
+    const req = http.request(opts.url, { method: kind === 'uploadFile' ? 'POST' : 'GET', headers }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        done();
+        const data = Buffer.concat(chunks);
+        if (kind === 'uploadFile') {
+          return callback(opts, true, { statusCode: res.statusCode, data: data.toString('utf8'), errMsg: 'uploadFile:ok' });
+        }
+        const tempFilePath = `wxfile://tmp_${++fileCount}`;
+        fs.writeFileSync(localFile(tempFilePath), data);
+        callback(opts, true, { statusCode: res.statusCode, tempFilePath, errMsg: 'downloadFile:ok' });
+      });
+    });
+    req.on('error', (error) => {
+      done();
+      callback(opts, false, { errMsg: `${kind}:fail ${error.message}` });
+    });
+    if (body) req.write(body);
+    req.end();
+  }
+
   function getJson(url) {
     return new Promise((resolve, reject) => {
       http.get(url, (res) => {
@@ -137,6 +195,18 @@ function createSimulator(options) {
     request(opts = {}) {
       record('request', `${(opts.method || 'GET').toUpperCase()} ${opts.url}`);
       queue.push((done) => httpRequest(opts, done));
+      pump();
+      return { abort() {} };
+    },
+    uploadFile(opts = {}) {
+      record('uploadFile', opts.url);
+      queue.push((done) => httpTransfer('uploadFile', opts, done));
+      pump();
+      return { abort() {} };
+    },
+    downloadFile(opts = {}) {
+      record('downloadFile', opts.url);
+      queue.push((done) => httpTransfer('downloadFile', opts, done));
       pump();
       return { abort() {} };
     },
@@ -318,6 +388,14 @@ function createSimulator(options) {
     },
     count(api) {
       return counts[api] || 0;
+    },
+    // Puts a file where the mini-program can name it (as chooseImage would), returning its path.
+    writeFile(name, contents) {
+      fs.writeFileSync(localFile(name), contents);
+      return `wxfile://${name}`;
+    },
+    readFile(filePath) {
+      return fs.readFileSync(localFile(filePath));
     },
   };
   return sim;

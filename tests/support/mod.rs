@@ -19,6 +19,9 @@ pub struct Harness {
     pub settled: BTreeMap<WaiterId, Result<SessionView, SessionError>>,
     pub events: Vec<SessionEvent>,
     pub logged_out: Vec<WaiterId>,
+    pub responded: BTreeMap<WaiterId, Result<OpId, SessionError>>,
+    /// How many times each request was sent.
+    pub sends: BTreeMap<WaiterId, usize>,
     pub logins: usize,
     pub exchanges: usize,
 }
@@ -33,6 +36,8 @@ impl Harness {
             settled: BTreeMap::new(),
             events: vec![],
             logged_out: vec![],
+            responded: BTreeMap::new(),
+            sends: BTreeMap::new(),
             logins: 0,
             exchanges: 0,
         }
@@ -45,6 +50,7 @@ impl Harness {
                     match effect {
                         Effect::RequestCode { .. } => self.logins += 1,
                         Effect::PostCode { .. } => self.exchanges += 1,
+                        Effect::Send { waiter, .. } => *self.sends.entry(waiter).or_default() += 1,
                         _ => {}
                     }
                     self.effects.push((op, effect));
@@ -54,6 +60,9 @@ impl Harness {
                 }
                 Output::Event(e) => self.events.push(e),
                 Output::LoggedOut { waiter } => self.logged_out.push(waiter),
+                Output::Respond { waiter, result } => {
+                    assert!(self.responded.insert(waiter, result).is_none(), "request {waiter:?} answered twice");
+                }
             }
         }
     }
@@ -126,5 +135,38 @@ impl Harness {
 
     pub fn has_effect(&self, pick: impl Fn(&Effect) -> bool) -> bool {
         self.effects.iter().any(|(_, e)| pick(e))
+    }
+}
+
+impl Harness {
+    pub fn request(&mut self, url: &str, method: &str) -> WaiterId {
+        let spec = RequestSpec { url: url.into(), method: method.into(), timeout_ms: None };
+        let w = self.core.request(self.now, spec).expect("valid request");
+        self.drain();
+        w
+    }
+
+    /// Sends on the wire: (op, waiter, auth header value).
+    pub fn sends_in_flight(&self) -> Vec<(OpId, WaiterId, Option<String>)> {
+        self.effects
+            .iter()
+            .filter_map(|(op, e)| match e {
+                Effect::Send { waiter, auth, .. } => {
+                    Some((*op, *waiter, auth.as_ref().map(|a| format!("{}: {}", a.name, a.value.expose()))))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Answers the send of request `waiter` with `status`.
+    pub fn respond_status(&mut self, waiter: WaiterId, status: u16) {
+        let (op, _) = self.take(|e| matches!(e, Effect::Send { waiter: w, .. } if *w == waiter));
+        self.answer(op, Outcome::Sent(Ok(ResponseSummary { status, body_code: None })));
+    }
+
+    pub fn login_now(&mut self, token: &str) {
+        self.give_code("c");
+        self.reply(200, &format!(r#"{{"token":"{token}","expiresIn":7200}}"#));
     }
 }

@@ -1,0 +1,320 @@
+//! Authenticated requests: the token attached to trusted origins only, a FIFO queue under the
+//! platform's concurrency cap, one shared re-login and one replay when the server says the session
+//! expired, and a deadline over each request's whole life.
+
+use super::config::{origin_of, BodyValue, Config};
+use super::error::{PlatformFailure, SessionError};
+use super::machine::{Core, Effect, Millis, OpId, Output, SessionEvent, WaiterId};
+use super::token::Token;
+
+/// What the page asked for, as far as the core needs to know.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestSpec {
+    /// Absolute, or relative to `baseUrl`.
+    pub url: String,
+    pub method: String,
+    /// Bounds the request's whole life, login and replay included; `timeoutMs` when absent.
+    pub timeout_ms: Option<f64>,
+}
+
+/// The header that carries the token. Its `Debug` is redacted through [`Token`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthHeader {
+    pub name: String,
+    pub value: Token,
+}
+
+/// The platform's response to a send, reduced to what decides expiry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponseSummary {
+    pub status: u16,
+    /// The value at `expiredWhen.bodyField`, when the body has one.
+    pub body_code: Option<BodyValue>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// Waits for the login state (joined the login waiters).
+    AwaitingLogin,
+    /// Waits for a free slot under the concurrency cap.
+    Queued,
+    /// On the wire; `generation` names the session whose token it carries.
+    InFlight { op: OpId, generation: Option<u32> },
+    /// Pauses before another attempt after a transport failure (GET/HEAD only).
+    Backoff { op: OpId },
+}
+
+#[derive(Debug)]
+pub(crate) struct Request {
+    pub(crate) waiter: WaiterId,
+    url: String,
+    trusted: bool,
+    idempotent: bool,
+    deadline: Millis,
+    timeout_ms: u32,
+    replayed: bool,
+    attempts: u32,
+    pub(crate) stage: Stage,
+}
+
+/// Joins `url` to `baseUrl` and says whether it may receive the token.
+fn resolve_url(config: &Config, url: &str) -> Result<(String, bool), SessionError> {
+    let bad = |reason: &str| SessionError::ConfigInvalid { option: "url".into(), reason: reason.into() };
+    if url.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("must be a non-empty URL without spaces"));
+    }
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        if lower.starts_with("http://") && !config.allow_insecure_http {
+            return Err(bad("http:// is refused; use https:// or set allowInsecureHttp for local development"));
+        }
+        let origin = origin_of(url).ok_or_else(|| bad("is not a valid absolute URL"))?;
+        let trusted = origin == config.origin.to_ascii_lowercase() || config.requests.trusted_origins.contains(&origin);
+        return Ok((url.to_string(), trusted));
+    }
+    if url.contains("://") || url.starts_with("//") {
+        return Err(bad("must be an https:// URL or a path relative to baseUrl"));
+    }
+    let joined =
+        if url.starts_with('/') { format!("{}{url}", config.base_url) } else { format!("{}/{url}", config.base_url) };
+    Ok((joined, true))
+}
+
+impl Core {
+    /// A page's request. It waits for the login state (if its URL is trusted), then for a slot,
+    /// then is sent; [`Output::Respond`] settles it. A malformed URL is refused at once.
+    pub fn request(&mut self, now: Millis, spec: RequestSpec) -> Result<WaiterId, SessionError> {
+        let (url, trusted) = resolve_url(&self.config, &spec.url)?;
+        let timeout_ms = match spec.timeout_ms {
+            None => self.config.timeout_ms,
+            Some(t) if t.fract() == 0.0 && (1.0..=600_000.0).contains(&t) => t as u32,
+            Some(_) => {
+                return Err(SessionError::ConfigInvalid {
+                    option: "timeout".into(),
+                    reason: "must be a whole number of milliseconds from 1 to 600000".into(),
+                })
+            }
+        };
+        let method = spec.method.to_ascii_uppercase();
+        let waiter = self.new_waiter();
+        let request = Request {
+            waiter,
+            url,
+            trusted,
+            idempotent: matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS"),
+            deadline: now + u64::from(timeout_ms),
+            timeout_ms,
+            replayed: false,
+            attempts: 0,
+            stage: if trusted { Stage::AwaitingLogin } else { Stage::Queued },
+        };
+        self.requests.push(request);
+        if trusted {
+            self.join_login(now, waiter);
+        } else {
+            self.queue.push_back(waiter);
+            self.dispatch(now);
+        }
+        Ok(waiter)
+    }
+
+    /// The login this request waited for is settled.
+    pub(crate) fn login_settled_for_request(
+        &mut self,
+        now: Millis,
+        waiter: WaiterId,
+        result: Result<(), SessionError>,
+    ) {
+        match result {
+            Ok(()) => {
+                if let Some(r) = self.requests.iter_mut().find(|r| r.waiter == waiter) {
+                    r.stage = Stage::Queued;
+                    self.queue.push_back(waiter);
+                }
+                self.dispatch(now);
+            }
+            Err(error) => self.respond(waiter, Err(error)),
+        }
+    }
+
+    /// Sends queued requests while the concurrency cap allows.
+    pub(crate) fn dispatch(&mut self, now: Millis) {
+        while self.in_flight() < self.config.requests.max_concurrent as usize {
+            let Some(waiter) = self.queue.pop_front() else { break };
+            let Some(index) = self.requests.iter().position(|r| r.waiter == waiter) else { continue };
+            let trusted = self.requests.get(index).is_some_and(|r| r.trusted);
+            let session = if trusted { self.session(now) } else { None };
+            if trusted && session.is_none() {
+                // The session went stale while this request queued: log in again first.
+                if let Some(r) = self.requests.get_mut(index) {
+                    r.stage = Stage::AwaitingLogin;
+                }
+                self.join_login(now, waiter);
+                continue;
+            }
+            let policy = &self.config.requests;
+            let auth = session.as_ref().map(|s| AuthHeader {
+                name: policy.token_header.clone(),
+                value: Token::new(if policy.token_scheme.is_empty() {
+                    s.token.expose().to_string()
+                } else {
+                    format!("{} {}", policy.token_scheme, s.token.expose())
+                }),
+            });
+            let Some(r) = self.requests.get_mut(index) else { continue };
+            r.attempts += 1;
+            let remaining = r.deadline.saturating_sub(now).min(u64::from(r.timeout_ms)) as u32;
+            let effect = Effect::Send { waiter, url: r.url.clone(), auth, timeout_ms: remaining.max(1) };
+            let op = self.start_send(waiter, effect);
+            if let Some(r) = self.requests.get_mut(index) {
+                r.stage = Stage::InFlight { op, generation: session.map(|s| s.generation) };
+            }
+        }
+    }
+
+    /// The platform answered send `op` of request `waiter`.
+    pub(crate) fn on_sent(
+        &mut self,
+        now: Millis,
+        waiter: WaiterId,
+        op: OpId,
+        result: Result<ResponseSummary, PlatformFailure>,
+    ) {
+        let Some(index) = self.requests.iter().position(|r| r.waiter == waiter) else { return };
+        let Some(request) = self.requests.get_mut(index) else { return };
+        let generation = match request.stage {
+            Stage::InFlight { op: sent, generation } if sent == op => generation,
+            _ => return,
+        };
+        match result {
+            Ok(response) if request.trusted && self.config.requests.is_expired(&response) => {
+                let replay = !request.replayed;
+                request.replayed = true;
+                if let Some(generation) = generation {
+                    self.invalidate(now, generation);
+                }
+                if replay {
+                    if let Some(r) = self.requests.get_mut(index) {
+                        r.stage = Stage::AwaitingLogin;
+                    }
+                    self.join_login(now, waiter);
+                } else {
+                    self.respond(waiter, Err(SessionError::SessionExpired));
+                }
+            }
+            Ok(_) => self.respond(waiter, Ok(op)),
+            Err(_) if request.idempotent && request.attempts < self.config.requests.max_idempotent_attempts => {
+                let attempts = request.attempts;
+                let delay = self.jitter.delay_ms(&self.config.retry, attempts);
+                let op = self.start_request_backoff(waiter, now + delay);
+                if let Some(r) = self.requests.get_mut(index) {
+                    r.stage = Stage::Backoff { op };
+                }
+            }
+            Err(failure) => self.respond(waiter, Err(SessionError::Network { during: "the request", failure })),
+        }
+        self.dispatch(now);
+    }
+
+    /// A backoff pause of a request is over: queue it again.
+    pub(crate) fn request_backoff_over(&mut self, now: Millis, waiter: WaiterId) {
+        if let Some(r) = self.requests.iter_mut().find(|r| r.waiter == waiter) {
+            r.stage = Stage::Queued;
+            self.queue.push_back(waiter);
+        }
+        self.dispatch(now);
+    }
+
+    /// Requests past their deadline reject `TIMEOUT`; one on the wire is aborted.
+    pub(crate) fn expire_requests(&mut self, now: Millis) {
+        while let Some(index) = self.requests.iter().position(|r| r.deadline <= now) {
+            let Some(r) = self.requests.get(index) else { break };
+            let (waiter, stage, after_ms) = (r.waiter, r.stage, r.timeout_ms);
+            match stage {
+                Stage::InFlight { op, .. } => {
+                    self.cancel_op(op);
+                    self.outputs.push_back(Output::Effect { op, effect: Effect::Abort });
+                }
+                Stage::Backoff { op } => self.cancel_op(op),
+                Stage::AwaitingLogin | Stage::Queued => {}
+            }
+            self.respond(waiter, Err(SessionError::Timeout { during: "the request", after_ms }));
+        }
+        self.dispatch(now);
+    }
+
+    /// Rejects every request not on the wire (for `logout`); those on the wire finish, but will
+    /// not log in again.
+    pub(crate) fn reject_waiting_requests(&mut self, error: &SessionError) {
+        let waiting: Vec<WaiterId> =
+            self.requests.iter().filter(|r| !matches!(r.stage, Stage::InFlight { .. })).map(|r| r.waiter).collect();
+        for r in self.requests.iter_mut() {
+            r.replayed = true;
+        }
+        for waiter in waiting {
+            if let Some(Stage::Backoff { op }) = self.requests.iter().find(|r| r.waiter == waiter).map(|r| r.stage) {
+                self.cancel_op(op);
+            }
+            self.respond(waiter, Err(error.clone()));
+        }
+    }
+
+    /// The earliest request deadline.
+    pub(crate) fn next_request_deadline(&self) -> Option<Millis> {
+        self.requests.iter().map(|r| r.deadline).min()
+    }
+
+    /// Ends a request: removes it everywhere and tells the driver.
+    fn respond(&mut self, waiter: WaiterId, result: Result<OpId, SessionError>) {
+        self.requests.retain(|r| r.waiter != waiter);
+        self.queue.retain(|w| *w != waiter);
+        self.forget_waiter(waiter);
+        self.outputs.push_back(Output::Respond { waiter, result });
+    }
+
+    /// The server rejected the token of `generation`: drop that session unless a newer one
+    /// replaced it already (a late 401 must never wipe a fresher token).
+    fn invalidate(&mut self, now: Millis, generation: u32) {
+        if self.current_generation() == Some(generation) {
+            self.drop_session(now);
+            self.outputs.push_back(Output::Event(SessionEvent::Expired));
+        }
+    }
+}
+
+impl super::config::RequestPolicy {
+    fn is_expired(&self, response: &ResponseSummary) -> bool {
+        self.expired_statuses.contains(&response.status)
+            || response.body_code.as_ref().is_some_and(|code| self.expired_body_values.iter().any(|v| v.matches(code)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::ConfigInput;
+
+    fn config() -> Config {
+        ConfigInput {
+            base_url: Some("https://api.example.com/v1".into()),
+            trusted_origins: Some(vec!["https://files.example.com".into()]),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap()
+    }
+
+    #[test]
+    fn urls_join_the_base_and_only_trusted_origins_get_the_token() {
+        let c = config();
+        assert_eq!(resolve_url(&c, "/me").unwrap(), ("https://api.example.com/v1/me".into(), true));
+        assert_eq!(resolve_url(&c, "me").unwrap(), ("https://api.example.com/v1/me".into(), true));
+        assert!(resolve_url(&c, "https://API.example.com/other").unwrap().1);
+        assert!(resolve_url(&c, "https://files.example.com/a.png").unwrap().1);
+        assert!(!resolve_url(&c, "https://evil.example.net/steal").unwrap().1);
+        assert!(!resolve_url(&c, "https://api.example.com.evil.net/").unwrap().1);
+        for bad in ["", "http://api.example.com/x", "//evil.net/x", "ftp://x/y", "/a b"] {
+            assert!(resolve_url(&c, bad).is_err(), "{bad}");
+        }
+    }
+}
