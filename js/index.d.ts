@@ -77,6 +77,18 @@ export interface ClientOptions {
   expiresInField?: string;
   /** A session this close to expiry counts as expired, in ms. Default 60000. */
   expiryMarginMs?: number;
+  /** Header that carries the token. Default 'Authorization'. */
+  tokenHeader?: string;
+  /** Word before the token ('Bearer <token>'); '' sends the raw token. Default 'Bearer'. */
+  tokenScheme?: string;
+  /** Origins besides baseUrl's that receive the token, e.g. ['https://files.example.com']. */
+  trustedOrigins?: string[];
+  /** What means "session expired". Default { statuses: [401] }. */
+  expiredWhen?: { statuses?: number[]; bodyField?: string; bodyValues?: Array<number | string> };
+  /** Platform requests in flight at once (1–10; WeChat's limit is 10). Default 10. */
+  maxConcurrentRequests?: number;
+  /** Attempts of a GET/HEAD request whose transport fails (1–5). Other methods never retry. Default 2. */
+  maxRequestAttempts?: number;
   /** Attempts of a login whose server fails (5xx, errcode -1), each with a fresh code. Default 3. */
   maxLoginAttempts?: number;
   /** First pause between attempts, in ms, doubled each time with jitter. Default 500. */
@@ -97,7 +109,46 @@ export type SessionEvent =
   | { type: 'expired' }
   | { type: 'storageFailed'; message: string };
 
+/** wx.request's options; `url` may be relative to baseUrl. `timeout` bounds the whole call. */
+export interface RequestOptions {
+  url: string;
+  method?: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'HEAD' | 'OPTIONS' | string;
+  data?: string | object | ArrayBuffer;
+  header?: Record<string, string>;
+  timeout?: number;
+  dataType?: 'json' | string;
+  responseType?: 'text' | 'arraybuffer';
+}
+
+export interface RequestResult<T = unknown> {
+  statusCode: number;
+  data: T;
+  header: Record<string, string>;
+}
+
+export interface UploadOptions {
+  url: string;
+  filePath: string;
+  name: string;
+  header?: Record<string, string>;
+  formData?: Record<string, string>;
+  timeout?: number;
+}
+
+export interface DownloadOptions {
+  url: string;
+  header?: Record<string, string>;
+  filePath?: string;
+  timeout?: number;
+}
+
 export interface SessionClient {
+  /** wx.request with the session: token attached, one re-login and replay on expiry. */
+  request<T = unknown>(options: RequestOptions): Promise<RequestResult<T>>;
+  /** wx.uploadFile with the session. `data` is the server's reply as text. */
+  uploadFile(options: UploadOptions): Promise<{ statusCode: number; data: string }>;
+  /** wx.downloadFile with the session. */
+  downloadFile(options: DownloadOptions): Promise<{ statusCode: number; tempFilePath: string; filePath?: string }>;
   /** The stored session if still valid, else one login shared by every concurrent caller. */
   ensureLogin(options?: { force?: boolean }): Promise<LoginState>;
   /** Clears the session in memory and in storage. */

@@ -13,15 +13,6 @@ const started = Date.now();
 const stamp = () => `+${String(Date.now() - started).padStart(5)} ms`;
 const say = (who, text) => console.log(`${stamp()}  ${who.padEnd(8)} ${text}`);
 
-function call(sim, auth, token, route) {
-  return new Promise((resolve, reject) => sim.wx.request({
-    url: `${auth.baseUrl}${route}`,
-    header: { Authorization: `Bearer ${token}` },
-    success: resolve,
-    fail: reject,
-  }));
-}
-
 async function main() {
   const server = createServer({ log: (line) => say('server', line) });
   const baseUrl = await server.listen();
@@ -37,7 +28,6 @@ async function main() {
     });
     const { createClient } = sim.require('mp-session');
     const auth = createClient({ baseUrl, allowInsecureHttp: true, platform: sim.wx });
-    auth.baseUrl = baseUrl;
     auth.onChange((event) => say('event', JSON.stringify(event)));
     return { sim, auth };
   }
@@ -45,8 +35,8 @@ async function main() {
   let { sim, auth } = launchApp('launch: cold login (empty storage)');
   let state = await auth.ensureLogin();
   say('page', `logged in; token expires ${new Date(state.expiresAt).toISOString()}`);
-  let me = await call(sim, auth, state.token, '/api/me');
-  say('page', `GET /api/me → ${me.statusCode} ${JSON.stringify(me.data)}`);
+  let me = await auth.request({ url: '/api/me' });
+  say('page', `auth.request GET /api/me → ${me.statusCode} ${JSON.stringify(me.data)}`);
 
   ({ sim, auth } = launchApp('relaunch: warm start from storage'));
   state = await auth.ensureLogin();
@@ -54,11 +44,8 @@ async function main() {
 
   say('demo', '── the server revokes every token ──');
   await new Promise((resolve, reject) => sim.wx.request({ url: `${baseUrl}/admin/revoke-all`, method: 'POST', success: resolve, fail: reject }));
-  me = await call(sim, auth, state.token, '/api/me');
-  say('page', `GET /api/me → ${me.statusCode}: the session is gone; forcing a new login`);
-  state = await auth.ensureLogin({ force: true });
-  me = await call(sim, auth, state.token, '/api/me');
-  say('page', `GET /api/me → ${me.statusCode} ${JSON.stringify(me.data)}`);
+  me = await auth.request({ url: '/api/me' });
+  say('page', `auth.request GET /api/me → ${me.statusCode} (401, one re-login and one replay happened inside)`);
 
   say('demo', '── logout ──');
   await auth.logout();
