@@ -20,28 +20,31 @@ fn invalid(option: &str, reason: &str) -> SessionError {
     SessionError::ConfigInvalid { option: option.into(), reason: reason.into() }
 }
 
-fn string_option(options: &JsValue, key: &str) -> Result<Option<String>, SessionError> {
+/// An optional value: absent (`undefined`/`null`) is `None`; present but not convertible is a
+/// `CONFIG_INVALID` naming `key` and saying what was `expected`.
+fn optional<T>(
+    options: &JsValue,
+    key: &str,
+    expected: &str,
+    convert: impl Fn(&JsValue) -> Option<T>,
+) -> Result<Option<T>, SessionError> {
     let value = get(options, key);
     if value.is_undefined() || value.is_null() {
         return Ok(None);
     }
-    value.as_string().map(Some).ok_or_else(|| invalid(key, "must be a string"))
+    convert(&value).map(Some).ok_or_else(|| invalid(key, expected))
+}
+
+fn string_option(options: &JsValue, key: &str) -> Result<Option<String>, SessionError> {
+    optional(options, key, "must be a string", JsValue::as_string)
 }
 
 fn bool_option(options: &JsValue, key: &str) -> Result<Option<bool>, SessionError> {
-    let value = get(options, key);
-    if value.is_undefined() || value.is_null() {
-        return Ok(None);
-    }
-    value.as_bool().map(Some).ok_or_else(|| invalid(key, "must be true or false"))
+    optional(options, key, "must be true or false", JsValue::as_bool)
 }
 
 fn number_option(options: &JsValue, key: &str) -> Result<Option<f64>, SessionError> {
-    let value = get(options, key);
-    if value.is_undefined() || value.is_null() {
-        return Ok(None);
-    }
-    value.as_f64().filter(|n| n.is_finite()).map(Some).ok_or_else(|| invalid(key, "must be a number"))
+    optional(options, key, "must be a number", |v| v.as_f64().filter(|n| n.is_finite()))
 }
 
 fn check_keys(value: &JsValue, known: &[&str], prefix: &str) -> Result<(), SessionError> {
@@ -55,22 +58,19 @@ fn check_keys(value: &JsValue, known: &[&str], prefix: &str) -> Result<(), Sessi
     Ok(())
 }
 
-/// An array option, each item converted by `item` (or refused with `expected`).
+/// An array option, each item converted by `item`.
 fn list_option<T>(
     options: &JsValue,
     key: &str,
     expected: &str,
     item: impl Fn(&JsValue) -> Option<T>,
 ) -> Result<Option<Vec<T>>, SessionError> {
-    let value = get(options, key);
-    if value.is_undefined() || value.is_null() {
-        return Ok(None);
-    }
-    if !js_sys::Array::is_array(&value) {
-        return Err(invalid(key, expected));
-    }
-    let array = js_sys::Array::from(&value);
-    array.iter().map(|v| item(&v).ok_or_else(|| invalid(key, expected))).collect::<Result<Vec<T>, _>>().map(Some)
+    optional(options, key, expected, |value| {
+        if !js_sys::Array::is_array(value) {
+            return None;
+        }
+        js_sys::Array::from(value).iter().map(|v| item(&v)).collect()
+    })
 }
 
 /// A scalar of a response body: a number or a string.
@@ -218,18 +218,9 @@ pub fn read_request(options: &JsValue) -> Result<RequestSpec, SessionError> {
         return Err(bad("options", "request needs an options object with a url, like wx.request"));
     }
     let url = get(options, "url").as_string().ok_or_else(|| bad("url", "must be a string"))?;
-    let method = get(options, "method");
-    let method = if method.is_undefined() || method.is_null() {
-        "GET".to_string()
-    } else {
-        method.as_string().ok_or_else(|| bad("method", "must be a string such as 'GET'"))?
-    };
-    let timeout = get(options, "timeout");
-    let timeout_ms = if timeout.is_undefined() || timeout.is_null() {
-        None
-    } else {
-        Some(timeout.as_f64().ok_or_else(|| bad("timeout", "must be a number of milliseconds"))?)
-    };
+    let method = optional(options, "method", "must be a string such as 'GET'", JsValue::as_string)?;
+    let timeout_ms = optional(options, "timeout", "must be a number of milliseconds", JsValue::as_f64)?;
+    let method = method.unwrap_or_else(|| "GET".to_string());
     Ok(RequestSpec { url, method, timeout_ms })
 }
 
