@@ -4,7 +4,8 @@
 
 use super::config::{origin_of, BodyValue, Config};
 use super::error::{PlatformFailure, SessionError};
-use super::machine::{Core, Effect, Millis, OpId, Output, SessionEvent, WaiterId};
+use super::machine::Core;
+use super::protocol::{Effect, Millis, OpId, Output, SessionEvent, WaiterId};
 use super::token::Token;
 
 /// What the page asked for, as far as the core needs to know.

@@ -1,0 +1,125 @@
+//! The vocabulary between the core and its driver: ids, the effects the core asks for, the
+//! platform's answers, and what the core hands back to callers.
+
+use super::error::{PlatformFailure, SessionError};
+use super::json::write_string;
+use super::requests::{AuthHeader, ResponseSummary};
+use super::token::{LoginCode, Token};
+
+/// Milliseconds since the Unix epoch, as the driver's clock reads them.
+pub type Millis = u64;
+
+/// Names one effect; its answer must carry the same id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OpId(pub u32);
+
+/// Names one caller waiting for a login state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct WaiterId(pub u32);
+
+/// Something the driver must do on the platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// `wx.getStorage({ key })`; answer with [`Outcome::StorageRead`].
+    ReadStorage { key: String },
+    /// `wx.setStorage({ key, data: value })`; answer with [`Outcome::StorageDone`].
+    WriteStorage { key: String, value: String },
+    /// `wx.removeStorage({ key })`; answer with [`Outcome::StorageDone`].
+    RemoveStorage { key: String },
+    /// `wx.checkSession()`; answer with [`Outcome::SessionChecked`].
+    CheckSession,
+    /// `wx.login({ timeout })`; answer with [`Outcome::Code`].
+    RequestCode { timeout_ms: u32 },
+    /// `wx.request` POST of [`login_request_body`]`(code)` as JSON to `url`, reading the reply as
+    /// text; answer with [`Outcome::Reply`].
+    PostCode { url: String, code: LoginCode, timeout_ms: u32 },
+    /// Send the page's request `waiter` (with its own options) to `url`, adding `auth` as a header
+    /// when present; answer with [`Outcome::Sent`].
+    Send { waiter: WaiterId, url: String, auth: Option<AuthHeader>, timeout_ms: u32 },
+    /// Abort the send with this op id (its request timed out). No answer is expected.
+    Abort,
+}
+
+/// The body of the code exchange: `{"code":"…"}`.
+pub fn login_request_body(code: &LoginCode) -> String {
+    let mut body = String::from("{\"code\":");
+    write_string(&mut body, code.expose());
+    body.push('}');
+    body
+}
+
+/// What `wx.getStorage` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageValue {
+    /// Nothing under the key (or the read failed).
+    Missing,
+    Text(String),
+    /// A value that is not a string: someone else's data under our key.
+    Other,
+}
+
+/// The platform's answer to an [`Effect`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    StorageRead(StorageValue),
+    StorageDone(Result<(), PlatformFailure>),
+    /// `true` when `wx.checkSession` succeeded.
+    SessionChecked(bool),
+    Code(Result<LoginCode, PlatformFailure>),
+    Reply(Result<HttpReply, PlatformFailure>),
+    Sent(Result<ResponseSummary, PlatformFailure>),
+}
+
+/// An HTTP response, body read as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpReply {
+    pub status: u16,
+    pub body: String,
+}
+
+/// A usable login state, as handed to callers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionView {
+    pub token: Token,
+    pub expires_at_ms: Millis,
+    /// Increases with every new session; lets a later "expired" report name the session it saw.
+    pub generation: u32,
+}
+
+/// Changes a page may want to react to (`auth.onChange`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionEvent {
+    LoggedIn {
+        expires_at_ms: Millis,
+    },
+    LoggedOut,
+    /// The server said the session is gone; the next call logs in again.
+    Expired,
+    /// Storage could not be written or cleared; the session still lives in memory.
+    StorageFailed {
+        message: String,
+    },
+}
+
+/// What the driver must do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    Effect {
+        op: OpId,
+        effect: Effect,
+    },
+    Settle {
+        waiter: WaiterId,
+        result: Result<SessionView, SessionError>,
+    },
+    Event(SessionEvent),
+    /// A logout's storage removal has finished (a failure was reported as `StorageFailed`).
+    LoggedOut {
+        waiter: WaiterId,
+    },
+    /// Request `waiter` is over: resolve it with the platform's response to send `op`, or reject.
+    Respond {
+        waiter: WaiterId,
+        result: Result<OpId, SessionError>,
+    },
+}
