@@ -107,16 +107,32 @@ impl Core {
             timeout_ms,
             replayed: false,
             attempts: 0,
-            stage: if trusted { Stage::AwaitingLogin } else { Stage::Queued },
+            stage: Stage::Queued,
         };
         self.requests.push(request);
         if trusted {
-            self.join_login(now, waiter);
+            self.await_login(now, waiter);
         } else {
-            self.queue.push_back(waiter);
-            self.dispatch(now);
+            self.enqueue(now, waiter);
         }
         Ok(waiter)
+    }
+
+    /// Request `waiter` waits for the login state (joining the login's waiters).
+    fn await_login(&mut self, now: Millis, waiter: WaiterId) {
+        if let Some(r) = self.requests.iter_mut().find(|r| r.waiter == waiter) {
+            r.stage = Stage::AwaitingLogin;
+        }
+        self.join_login(now, waiter);
+    }
+
+    /// Request `waiter` waits for a slot, behind those already waiting; sends what the cap allows.
+    fn enqueue(&mut self, now: Millis, waiter: WaiterId) {
+        if let Some(r) = self.requests.iter_mut().find(|r| r.waiter == waiter) {
+            r.stage = Stage::Queued;
+            self.queue.push_back(waiter);
+        }
+        self.dispatch(now);
     }
 
     /// The login this request waited for is settled.
@@ -127,13 +143,7 @@ impl Core {
         result: Result<(), SessionError>,
     ) {
         match result {
-            Ok(()) => {
-                if let Some(r) = self.requests.iter_mut().find(|r| r.waiter == waiter) {
-                    r.stage = Stage::Queued;
-                    self.queue.push_back(waiter);
-                }
-                self.dispatch(now);
-            }
+            Ok(()) => self.enqueue(now, waiter),
             Err(error) => self.respond(waiter, Err(error)),
         }
     }
@@ -147,10 +157,7 @@ impl Core {
             let session = if trusted { self.session(now) } else { None };
             if trusted && session.is_none() {
                 // The session went stale while this request queued: log in again first.
-                if let Some(r) = self.requests.get_mut(index) {
-                    r.stage = Stage::AwaitingLogin;
-                }
-                self.join_login(now, waiter);
+                self.await_login(now, waiter);
                 continue;
             }
             let policy = &self.config.requests;
@@ -164,8 +171,9 @@ impl Core {
             });
             let Some(r) = self.requests.get_mut(index) else { continue };
             r.attempts += 1;
-            let remaining = r.deadline.saturating_sub(now).min(u64::from(r.timeout_ms)) as u32;
-            let effect = Effect::Send { waiter, url: r.url.clone(), auth, timeout_ms: remaining.max(1) };
+            // The deadline is creation time plus `timeout_ms`, so what remains fits a u32.
+            let remaining = r.deadline.saturating_sub(now).max(1) as u32;
+            let effect = Effect::Send { waiter, url: r.url.clone(), auth, timeout_ms: remaining };
             let op = self.start_send(waiter, effect);
             if let Some(r) = self.requests.get_mut(index) {
                 r.stage = Stage::InFlight { op, generation: session.map(|s| s.generation) };
@@ -195,10 +203,7 @@ impl Core {
                     self.invalidate(now, generation);
                 }
                 if replay {
-                    if let Some(r) = self.requests.get_mut(index) {
-                        r.stage = Stage::AwaitingLogin;
-                    }
-                    self.join_login(now, waiter);
+                    self.await_login(now, waiter);
                 } else {
                     self.respond(waiter, Err(SessionError::SessionExpired));
                 }
@@ -219,11 +224,7 @@ impl Core {
 
     /// A backoff pause of a request is over: queue it again.
     pub(crate) fn request_backoff_over(&mut self, now: Millis, waiter: WaiterId) {
-        if let Some(r) = self.requests.iter_mut().find(|r| r.waiter == waiter) {
-            r.stage = Stage::Queued;
-            self.queue.push_back(waiter);
-        }
-        self.dispatch(now);
+        self.enqueue(now, waiter);
     }
 
     /// Requests past their deadline reject `TIMEOUT`; one on the wire is aborted.

@@ -131,11 +131,20 @@ impl Client {
     }
 }
 
+/// Removes and returns the first item `is_it` picks.
+fn take<T>(items: &mut Vec<T>, is_it: impl Fn(&T) -> bool) -> Option<T> {
+    let index = items.iter().position(is_it)?;
+    Some(items.swap_remove(index))
+}
+
 /// Removes and returns the promise callbacks of `waiter`.
 fn take_waiter(shared: &Shared, waiter: WaiterId) -> Option<(WaiterId, Function, Function)> {
-    let mut driver = shared.borrow_mut();
-    let index = driver.waiters.iter().position(|(w, _, _)| *w == waiter);
-    index.map(|i| driver.waiters.swap_remove(i))
+    take(&mut shared.borrow_mut().waiters, |(w, _, _)| *w == waiter)
+}
+
+/// Removes and returns the platform task of send `op`.
+fn take_task(shared: &Shared, op: OpId) -> Option<JsValue> {
+    take(&mut shared.borrow_mut().tasks, |(o, _)| *o == op).map(|(_, task)| task)
 }
 
 /// Drains the core's outputs, performing each with no borrow held (a listener or a settled
@@ -149,11 +158,10 @@ fn pump(shared: &Shared) {
                 send(shared, op, waiter, &url, auth.as_ref(), timeout_ms);
             }
             Some(Output::Effect { op, effect: Effect::Abort }) => {
-                let task = take_task(shared, op);
-                if let Some(abort) =
-                    task.and_then(|t| interop::field(&t, "abort").dyn_into::<Function>().ok().map(|f| (t, f)))
-                {
-                    let _ = abort.1.call0(&abort.0);
+                if let Some(task) = take_task(shared, op) {
+                    if let Ok(abort) = interop::field(&task, "abort").dyn_into::<Function>() {
+                        let _ = abort.call0(&task);
+                    }
                 }
             }
             Some(Output::Respond { waiter, result }) => {
@@ -226,23 +234,23 @@ fn send(
     shared.borrow_mut().tasks.push((op, task));
     let shared = Rc::clone(shared);
     spawn_local(async move {
-        let result = reply.await;
+        let (summary, response) = match reply.await {
+            Ok(response) => {
+                let summary = ResponseSummary {
+                    status: interop::field(&response, "statusCode").as_f64().map_or(0, |s| s as u16),
+                    body_code: body_field
+                        .as_ref()
+                        .and_then(|path| interop::body_code(&interop::field(&response, "data"), path)),
+                };
+                (Ok(summary), response)
+            }
+            Err(failure) => (Err(failure), JsValue::UNDEFINED),
+        };
         take_task(&shared, op);
-        let summary = result.as_ref().map(|response| ResponseSummary {
-            status: interop::field(response, "statusCode").as_f64().map_or(0, |s| s as u16),
-            body_code: body_field.as_ref().and_then(|path| interop::body_code(&interop::field(response, "data"), path)),
-        });
-        let response = result.as_ref().ok().cloned().unwrap_or(JsValue::UNDEFINED);
         shared.borrow_mut().answering = Some((op, response));
-        answer(&shared, op, Outcome::Sent(summary.map_err(Clone::clone)));
+        answer(&shared, op, Outcome::Sent(summary));
         shared.borrow_mut().answering = None;
     });
-}
-
-fn take_task(shared: &Shared, op: OpId) -> Option<JsValue> {
-    let mut driver = shared.borrow_mut();
-    let index = driver.tasks.iter().position(|(o, _)| *o == op)?;
-    Some(driver.tasks.swap_remove(index).1)
 }
 
 fn answer(shared: &Shared, op: OpId, outcome: Outcome) {
