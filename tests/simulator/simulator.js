@@ -54,8 +54,20 @@ function createSimulator(options) {
     }
   }
 
-  function httpRequest(opts, done) {
+  // Applies the next injected network fault to a request of `kind`; true when it took the call.
+  function injectedFault(kind, opts, done) {
     const fault = faults.request.shift();
+    if (fault === 'drop') return true; // never answers, like a request lost on a bad network
+    if (fault === 'fail') {
+      done();
+      callback(opts, false, { errMsg: `${kind}:fail net::ERR_INTERNET_DISCONNECTED`, errno: 600001 });
+      return true;
+    }
+    return false;
+  }
+
+  function httpRequest(opts, done) {
+    if (injectedFault('request', opts, done)) return;
     const method = (opts.method || 'GET').toUpperCase();
     const headers = Object.assign({}, opts.header || {});
     let url = opts.url;
@@ -67,11 +79,6 @@ function createSimulator(options) {
         body = typeof opts.data === 'string' ? opts.data : JSON.stringify(opts.data);
         if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
       }
-    }
-    if (fault === 'drop') return; // never answers, like a request lost on a bad network
-    if (fault === 'fail') {
-      done();
-      return callback(opts, false, { errMsg: 'request:fail net::ERR_INTERNET_DISCONNECTED', errno: 600001 });
     }
     const req = http.request(url, { method, headers }, (res) => {
       const chunks = [];
@@ -108,12 +115,7 @@ function createSimulator(options) {
 
   // uploadFile: a multipart/form-data POST of one file; download: a GET saved to a temp file.
   function httpTransfer(kind, opts, done) {
-    const fault = faults.request.shift();
-    if (fault === 'drop') return;
-    if (fault === 'fail') {
-      done();
-      return callback(opts, false, { errMsg: `${kind}:fail net::ERR_INTERNET_DISCONNECTED` });
-    }
+    if (injectedFault(kind, opts, done)) return;
     const headers = Object.assign({}, opts.header || {});
     let body = null;
     if (kind === 'uploadFile') {
