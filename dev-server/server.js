@@ -4,11 +4,14 @@
 // itself, and issues its own opaque tokens. Protected routes answer 401 for unknown or expired
 // tokens. Admin routes let tests and the demo revoke tokens and inject errors.
 //
-//   node dev-server/server.js [--port 8080]
+// Users and sessions live in a durable store (store.js), so they survive a restart.
+//
+//   node dev-server/server.js [--port 8080] [--data .dev-server-data]   (npm run server)
 const http = require('http');
 const https = require('https');
 const crypto = require('crypto');
 const { MockWeChat } = require('./mock-wechat.js');
+const { SessionStore } = require('./store.js');
 
 const STATUS_FOR_ERRCODE = { '-1': 503, 40029: 400, 40163: 400, 45011: 429, 40226: 403 };
 
@@ -54,10 +57,13 @@ function createServer(options = {}) {
   const secret = realWeChat ? process.env.WECHAT_SECRET : mock.secret;
   let wechatBase = options.wechatBaseUrl || (realWeChat ? 'https://api.weixin.qq.com' : null);
 
-  const sessions = new Map(); // token → { openid, sessionKey, expiresAt }
+  // dataDir: where users and sessions persist; without it they live in memory (tests).
+  const store = new SessionStore({ dir: options.dataDir || null, now });
+  const loaded = store.load();
   const state = {
     tokenLifetimeS: options.tokenLifetimeS || 7200,
     injected: [], // { status, body } answered to the next logins
+    injectedApi: [], // { status, body } answered to the next protected API calls
     held: [], // releases of /api/slow requests
     stats: { apiInFlight: 0, maxApiInFlight: 0, logins: 0, loginsGranted: 0, code2Session: 0, apiCalls: 0, unauthorized: 0, inFlight: 0, maxInFlight: 0, requests: 0 },
   };
@@ -68,15 +74,9 @@ function createServer(options = {}) {
     res.end(text);
   }
 
-  function sessionOf(req) {
+  async function sessionOf(req) {
     const match = /^Bearer (\S+)$/.exec(req.headers.authorization || '');
-    const session = match && sessions.get(match[1]);
-    if (!session) return null;
-    if (session.expiresAt <= now()) {
-      sessions.delete(match[1]);
-      return null;
-    }
-    return session;
+    return match ? store.sessionOf(match[1]) : null;
   }
 
   async function login(req, res) {
@@ -111,9 +111,10 @@ function createServer(options = {}) {
       return send(res, STATUS_FOR_ERRCODE[reply.errcode] || 400, { errcode: reply.errcode, errmsg: reply.errmsg });
     }
     const token = crypto.randomBytes(24).toString('base64url');
-    sessions.set(token, { openid: reply.openid, sessionKey: reply.session_key, expiresAt: now() + state.tokenLifetimeS * 1000 });
+    const user = await store.userFor(reply.openid);
+    await store.createSession(token, { openid: reply.openid, sessionKey: reply.session_key, lifetimeS: state.tokenLifetimeS });
     state.stats.loginsGranted++;
-    log(`login: code2Session ok, token #${fingerprint(token)} for ${state.tokenLifetimeS}s (session_key kept on the server)`);
+    log(`login: code2Session ok for user ${user.userId}: token #${fingerprint(token)} for ${state.tokenLifetimeS}s (session_key kept on the server)`);
     return send(res, 200, { token, expiresIn: state.tokenLifetimeS });
   }
 
@@ -122,12 +123,19 @@ function createServer(options = {}) {
     state.stats.apiInFlight++;
     state.stats.maxApiInFlight = Math.max(state.stats.maxApiInFlight, state.stats.apiInFlight);
     res.on('close', () => { state.stats.apiInFlight--; });
-    const session = path === '/api/never' ? null : sessionOf(req); // /api/never accepts no token
+    const session = path === '/api/never' ? null : await sessionOf(req); // /api/never accepts no token
     if (!session) {
       state.stats.unauthorized++;
+      log(`${req.method} ${path} → 401: no live session for this token`);
       return send(res, 401, { errcode: 40101, errmsg: 'session expired or unknown' });
     }
-    const userId = crypto.createHash('sha256').update(session.openid).digest('hex').slice(0, 12);
+    if (state.injectedApi.length) {
+      const { status, body } = state.injectedApi.shift();
+      log(`${req.method} ${path} → injected ${status}`);
+      return send(res, status, body || { errmsg: 'injected error' });
+    }
+    const { userId } = await store.userFor(session.openid);
+    log(`${req.method} ${path} → 200 for user ${userId}`);
     if (path === '/api/me') return send(res, 200, { userId, expiresAt: session.expiresAt });
     if (path === '/api/echo' && req.method === 'POST') return send(res, 200, { userId, echo: await readBody(req) });
     if (path === '/api/upload' && req.method === 'POST') {
@@ -150,17 +158,24 @@ function createServer(options = {}) {
     const body = req.method === 'POST' ? JSON.parse((await readBody(req)) || '{}') : {};
     switch (path) {
       case '/admin/revoke-all':
-        sessions.clear();
+        await store.revokeAll();
         log('admin: every token revoked');
         return send(res, 200, { ok: true });
       case '/admin/token-lifetime':
+        if (!(Number.isInteger(body.seconds) && body.seconds > 0)) return send(res, 400, { errmsg: 'seconds must be a positive integer' });
         state.tokenLifetimeS = body.seconds;
+        log(`admin: new tokens live ${body.seconds}s`);
         return send(res, 200, { ok: true });
       case '/admin/inject-login':
-        for (let i = 0; i < (body.times || 1); i++) state.injected.push({ status: body.status, body: body.body });
+      case '/admin/inject-api': {
+        const queue = path === '/admin/inject-login' ? state.injected : state.injectedApi;
+        for (let i = 0; i < (body.times || 1); i++) queue.push({ status: body.status, body: body.body });
+        log(`admin: the next ${body.times || 1} ${path === '/admin/inject-login' ? 'login(s)' : 'API call(s)'} answer ${body.status}`);
         return send(res, 200, { ok: true });
+      }
       case '/admin/wechat-error':
         mock.forced.push(...Array(body.times || 1).fill(body.errcode));
+        log(`admin: code2Session answers errcode ${body.errcode} next (${body.times || 1}x)`);
         return send(res, 200, { ok: true });
       case '/admin/reset-in-flight':
         state.stats.maxApiInFlight = state.stats.apiInFlight;
@@ -169,7 +184,7 @@ function createServer(options = {}) {
         for (const release of state.held.splice(0)) release();
         return send(res, 200, { ok: true });
       case '/admin/stats':
-        return send(res, 200, Object.assign({ sessions: sessions.size, held: state.held.length }, state.stats));
+        return send(res, 200, Object.assign(await store.counts(), { held: state.held.length }, state.stats));
       default:
         return send(res, 404, { errmsg: 'no such admin route' });
     }
@@ -203,17 +218,19 @@ function createServer(options = {}) {
 
   return {
     mock,
-    sessions,
+    store,
     state,
-    listen(port = 0, host = '127.0.0.1') {
-      return new Promise((resolve) => server.listen(port, host, () => {
-        const url = `http://${host}:${server.address().port}`;
-        resolve(url);
-      }));
+    async listen(port = 0, host = '127.0.0.1') {
+      await loaded;
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => resolve(`http://${host}:${server.address().port}`));
+      });
     },
-    close() {
+    async close() {
       server.closeAllConnections();
-      return new Promise((resolve) => server.close(() => resolve()));
+      await new Promise((resolve) => server.close(() => resolve()));
+      await store.close();
     },
     set wechatBaseUrl(value) { wechatBase = value; },
   };
@@ -222,10 +239,23 @@ function createServer(options = {}) {
 module.exports = { createServer, fingerprint };
 
 if (require.main === module) {
-  const portArg = process.argv.indexOf('--port');
-  const port = portArg > 0 ? Number(process.argv[portArg + 1]) : 8080;
-  const server = createServer({ log: (line) => console.log(`[server] ${line}`) });
+  const arg = (name, fallback) => {
+    const at = process.argv.indexOf(name);
+    return at > 0 ? process.argv[at + 1] : fallback;
+  };
+  const port = Number(arg('--port', process.env.PORT || 8080));
+  const dataDir = arg('--data', require('path').join(__dirname, '..', '.dev-server-data'));
+  require('fs').mkdirSync(dataDir, { recursive: true });
+  const say = (line) => console.log(`${new Date().toISOString().slice(11, 23)} [server] ${line}`);
+  const server = createServer({ log: say, dataDir });
   server.listen(port).then((url) => {
-    console.log(`[server] mp-session developer server on ${url} (${process.env.WECHAT_APPID ? 'real WeChat' : 'mock WeChat'})`);
+    const mode = process.env.WECHAT_APPID && process.env.WECHAT_SECRET ? 'real WeChat code2Session' : 'embedded mock WeChat';
+    say(`mp-session developer server on ${url} with ${mode}; users and sessions in ${dataDir}`);
+  }, (error) => {
+    console.error(`[server] cannot listen on 127.0.0.1:${port}: ${error.message}`);
+    process.exit(1);
   });
+  const stop = () => server.close().then(() => process.exit(0));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 }

@@ -1,0 +1,72 @@
+'use strict';
+// Users and sessions of the developer server, kept in @seald-io/nedb: an embedded, pure-JavaScript
+// document store that appends every change to one file and replays it on start, so a restarted
+// server still knows its users and tokens. Pure JavaScript matters here: a native SQLite binding
+// would need a compiler or a prebuilt binary from GitHub on every fresh machine.
+//
+// Tokens are stored hashed: a copy of the data file does not hand out live sessions.
+const crypto = require('crypto');
+const Datastore = require('@seald-io/nedb');
+
+const hashToken = (token) => crypto.createHash('sha256').update(token).digest('hex');
+
+class SessionStore {
+  // `dir` holds users.db and sessions.db; without it everything stays in memory.
+  constructor({ dir = null, now = Date.now } = {}) {
+    const open = (name) => new Datastore(dir ? { filename: `${dir}/${name}.db` } : { inMemoryOnly: true });
+    this.users = open('users');
+    this.sessions = open('sessions');
+    this.now = now;
+  }
+
+  async load() {
+    await Promise.all([this.users.loadDatabaseAsync(), this.sessions.loadDatabaseAsync()]);
+    await this.users.ensureIndexAsync({ fieldName: 'openid', unique: true });
+    await this.sessions.ensureIndexAsync({ fieldName: 'tokenHash', unique: true });
+    // Start from a compact file: drop sessions that expired while the server was down.
+    await this.sessions.removeAsync({ expiresAt: { $lte: this.now() } }, { multi: true });
+    await Promise.all([this.users.compactDatafileAsync(), this.sessions.compactDatafileAsync()]);
+    return this;
+  }
+
+  // The user of `openid`, created on first login. userId is what the API shows; openid stays here.
+  async userFor(openid) {
+    const existing = await this.users.findOneAsync({ openid });
+    if (existing) return existing;
+    const userId = crypto.createHash('sha256').update(openid).digest('hex').slice(0, 12);
+    return this.users.insertAsync({ openid, userId, createdAt: this.now() });
+  }
+
+  async createSession(token, { openid, sessionKey, lifetimeS }) {
+    const expiresAt = this.now() + lifetimeS * 1000;
+    await this.sessions.insertAsync({ tokenHash: hashToken(token), openid, sessionKey, expiresAt });
+    return expiresAt;
+  }
+
+  // The live session of `token`, or null when unknown or expired (an expired one is deleted).
+  async sessionOf(token) {
+    const session = await this.sessions.findOneAsync({ tokenHash: hashToken(token) });
+    if (!session) return null;
+    if (session.expiresAt <= this.now()) {
+      await this.sessions.removeAsync({ _id: session._id });
+      return null;
+    }
+    return session;
+  }
+
+  async revokeAll() {
+    return this.sessions.removeAsync({}, { multi: true });
+  }
+
+  async counts() {
+    const [users, sessions] = await Promise.all([this.users.countAsync({}), this.sessions.countAsync({})]);
+    return { users, sessions };
+  }
+
+  // Lets the data file settle before the process exits or a test restarts the server.
+  async close() {
+    await Promise.all([this.users.compactDatafileAsync(), this.sessions.compactDatafileAsync()]);
+  }
+}
+
+module.exports = { SessionStore, hashToken };
