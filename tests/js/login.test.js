@@ -31,7 +31,7 @@ for (const profile of ['ios', 'android']) {
       assert.deepEqual(Object.keys(stored).sort(), ['expiresAt', 'token', 'version']);
       assert.equal(stored.token, state.token);
       // The server keeps session_key; the client never saw it.
-      const serverSession = world.server.sessions.get(state.token);
+      const serverSession = await world.server.store.sessionOf(state.token);
       assert.ok(serverSession.sessionKey);
       assert.ok(!JSON.stringify([...storage.data]).includes(serverSession.sessionKey));
     });
@@ -159,7 +159,7 @@ for (const profile of ['ios', 'android']) {
     test('a corrupt or foreign stored value is removed, never thrown', async () => {
       for (const junk of ['{not json', { some: 'object' }, JSON.stringify({ version: 1, token: 'a\r\nb', expiresAt: 1 })]) {
         const { sim, client, storage } = launch(world, profile);
-        storage.set('mp-session', junk);
+        sim.corruptStorage('mp-session', junk);
         const { token } = await client().ensureLogin();
         assert.ok(token);
         assert.equal(sim.count('removeStorage'), 1);

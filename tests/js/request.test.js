@@ -3,7 +3,7 @@
 // developer server over real HTTP: expiry storms, the concurrency cap, token scoping.
 const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { startWorld, launch, admin, rejection } = require('./helpers.js');
+const { startWorld, launch, admin, settle, rejection } = require('./helpers.js');
 
 for (const profile of ['ios', 'android']) {
   describe(`requests (${profile})`, () => {
@@ -89,6 +89,20 @@ for (const profile of ['ios', 'android']) {
       sim.faults.request.push('fail');
       const error = await rejection(auth.request({ url: '/api/echo', method: 'POST', data: { a: 1 } }));
       assert.equal(error.code, 'NETWORK');
+    });
+
+    test('slow and lost responses: a delay within the timeout succeeds, past it or dropped rejects TIMEOUT', async () => {
+      const { sim, clock, client } = launch(world, profile);
+      const auth = client();
+      await auth.ensureLogin();
+      sim.faults.request.push({ delayMs: 2_000 });
+      const slow = await settle(auth.request({ url: '/api/me', timeout: 5_000 }), clock);
+      assert.equal(slow.value.statusCode, 200);
+      sim.faults.request.push({ delayMs: 9_000 }, 'drop');
+      const late = await settle(auth.request({ url: '/api/echo', method: 'POST', data: {}, timeout: 5_000 }), clock);
+      assert.equal(late.error.code, 'TIMEOUT');
+      const lost = await settle(auth.request({ url: '/api/echo', method: 'POST', data: {}, timeout: 5_000 }), clock);
+      assert.equal(lost.error.code, 'TIMEOUT');
     });
 
     test('uploadFile and downloadFile carry the token and recover from expiry', async () => {

@@ -24,6 +24,7 @@ function createSimulator(options) {
   const timeline = [];
   const faults = { login: [], checkSession: [], request: [], storageWrites: null, storageReads: null };
   const now = clock ? clock.now : Date.now;
+  const timers = clock || { setTimeout, clearTimeout };
   const startedAt = now();
 
   function record(api, detail) {
@@ -55,19 +56,29 @@ function createSimulator(options) {
   }
 
   // Applies the next injected network fault to a request of `kind`; true when it took the call.
-  function injectedFault(kind, opts, done) {
+  // Faults: 'drop' (never answers), 'fail' (network error), { delayMs } (answers after the clock
+  // has moved delayMs, like a slow network).
+  function injectedFault(kind, opts, done, send) {
     const fault = faults.request.shift();
-    if (fault === 'drop') return true; // never answers, like a request lost on a bad network
+    if (fault === 'drop') return true;
     if (fault === 'fail') {
       done();
       callback(opts, false, { errMsg: `${kind}:fail net::ERR_INTERNET_DISCONNECTED`, errno: 600001 });
+      return true;
+    }
+    if (fault && typeof fault.delayMs === 'number') {
+      timers.setTimeout(() => send(opts, done), fault.delayMs);
       return true;
     }
     return false;
   }
 
   function httpRequest(opts, done) {
-    if (injectedFault('request', opts, done)) return;
+    if (injectedFault('request', opts, done, sendHttpRequest)) return;
+    sendHttpRequest(opts, done);
+  }
+
+  function sendHttpRequest(opts, done) {
     const method = (opts.method || 'GET').toUpperCase();
     const headers = Object.assign({}, opts.header || {});
     let url = opts.url;
@@ -115,7 +126,11 @@ function createSimulator(options) {
 
   // uploadFile: a multipart/form-data POST of one file; download: a GET saved to a temp file.
   function httpTransfer(kind, opts, done) {
-    if (injectedFault(kind, opts, done)) return;
+    if (injectedFault(kind, opts, done, (o, d) => sendTransfer(kind, o, d))) return;
+    sendTransfer(kind, opts, done);
+  }
+
+  function sendTransfer(kind, opts, done) {
     const headers = Object.assign({}, opts.header || {});
     let body = null;
     if (kind === 'uploadFile') {
@@ -280,8 +295,8 @@ function createSimulator(options) {
     console,
     wx,
     WXWebAssembly,
-    setTimeout: clock ? clock.setTimeout : setTimeout,
-    clearTimeout: clock ? clock.clearTimeout : clearTimeout,
+    setTimeout: timers.setTimeout,
+    clearTimeout: timers.clearTimeout,
     setInterval,
     clearInterval,
   };
@@ -390,6 +405,15 @@ function createSimulator(options) {
     },
     count(api) {
       return counts[api] || 0;
+    },
+    // Overwrites a stored value behind the app's back, as a damaged or hand-edited storage would.
+    corruptStorage(key, value = '{"version":1,"token":') {
+      storage.data.set(key, value);
+      storage.flush();
+    },
+    // The timeline as lines: `+ms api detail`.
+    formatTimeline() {
+      return timeline.map(({ t, api, detail }) => `+${String(t).padStart(6)} ms  ${api}${detail ? ` ${detail}` : ''}`).join('\n');
     },
     // Puts a file where the mini-program can name it (as chooseImage would), returning its path.
     writeFile(name, contents) {
