@@ -34,24 +34,51 @@ export class MpSessionError extends Error {
 /** True for an MpSessionError, even one from a second copy of the package. */
 export function isMpSessionError(value: unknown): value is MpSessionError;
 
-/** The subset of `wx` the SDK calls; `uni`, `tt`, `qq` or a test double fit too. */
+/** A failed platform call, as WeChat reports it. */
+export interface PlatformError {
+  errMsg: string;
+  errno?: number;
+}
+
+/**
+ * The subset of `wx` the SDK calls; `uni`, `tt`, `qq` or a test double fit too. The option types
+ * are what the SDK passes, so `wx` as typed by miniprogram-api-typings is a Platform.
+ */
 export interface Platform {
-  login(options: { timeout?: number; success(res: { code: string }): void; fail(err: { errMsg: string; errno?: number }): void }): void;
-  checkSession(options: { success(res?: unknown): void; fail(err: { errMsg: string }): void }): void;
+  login(options: { timeout?: number; success(res: { code: string }): void; fail(err: PlatformError): void }): void;
+  checkSession(options: { success(res?: unknown): void; fail(err: PlatformError): void }): void;
   request(options: {
     url: string;
-    method?: string;
-    data?: unknown;
+    method?: 'OPTIONS' | 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'TRACE' | 'CONNECT';
+    data?: string | Record<string, unknown> | ArrayBuffer;
     header?: Record<string, string>;
-    dataType?: string;
-    responseType?: string;
+    dataType?: 'json' | 'other';
+    responseType?: 'text' | 'arraybuffer';
     timeout?: number;
     success(res: { statusCode: number; data: unknown; header?: Record<string, string> }): void;
-    fail(err: { errMsg: string; errno?: number }): void;
+    fail(err: PlatformError): void;
   }): unknown;
-  getStorage(options: { key: string; success(res: { data: unknown }): void; fail(err: { errMsg: string }): void }): void;
-  setStorage(options: { key: string; data: unknown; success(res?: unknown): void; fail(err: { errMsg: string }): void }): void;
-  removeStorage(options: { key: string; success(res?: unknown): void; fail(err: { errMsg: string }): void }): void;
+  uploadFile?(options: {
+    url: string;
+    filePath: string;
+    name: string;
+    header?: Record<string, string>;
+    formData?: Record<string, string>;
+    timeout?: number;
+    success(res: { statusCode: number; data: string }): void;
+    fail(err: PlatformError): void;
+  }): unknown;
+  downloadFile?(options: {
+    url: string;
+    header?: Record<string, string>;
+    filePath?: string;
+    timeout?: number;
+    success(res: { statusCode: number; tempFilePath: string; filePath?: string }): void;
+    fail(err: PlatformError): void;
+  }): unknown;
+  getStorage(options: { key: string; success(res: { data: unknown }): void; fail(err: PlatformError): void }): void;
+  setStorage(options: { key: string; data: unknown; success(res?: unknown): void; fail(err: PlatformError): void }): void;
+  removeStorage(options: { key: string; success(res?: unknown): void; fail(err: PlatformError): void }): void;
 }
 
 export interface ClientOptions {
