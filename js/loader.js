@@ -6,9 +6,9 @@
 const createBindings = require('./mp_session_glue.js');
 const text = require('./text.js');
 
-const WASM_FILE = 'mp_session_bg.wasm';
+const WASM_FILE = 'mp_session_bg.wasm.br';
 // Where WeChat DevTools' "构建 npm" puts the package's miniprogram directory.
-const DEFAULT_WASM_PATH = '/miniprogram_npm/mp-session/' + WASM_FILE + '.br';
+const DEFAULT_WASM_PATH = '/miniprogram_npm/mp-session/' + WASM_FILE;
 
 let loading = null;
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-if [ ! -f miniprogram_dist/mp_session_bg.wasm ] || [ -n "$(find src js scripts Cargo.toml -newer miniprogram_dist/mp_session_bg.wasm -type f | head -1)" ]; then
+if [ ! -f miniprogram_dist/mp_session_bg.wasm.br ] || [ -n "$(find src js scripts Cargo.toml -newer miniprogram_dist/mp_session_bg.wasm.br -type f | head -1)" ]; then
   bash scripts/build.sh
 fi
 node scripts/demo.js

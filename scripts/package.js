@@ -35,7 +35,10 @@ async function main() {
 
   fs.writeFileSync(path.join(dist, 'mp_session_glue.js'), adaptGlue(fs.readFileSync(path.join(bindgen, 'mp_session.js'), 'utf8')));
 
-  const wasm = path.join(dist, 'mp_session_bg.wasm');
+  // The raw wasm stays in target/: mini-programs load the brotli file (base library >= 2.14.0),
+  // and shipping both would cost every user's package the raw bytes too.
+  const wasm = path.join(root, 'target', 'pkg', 'mp_session_bg.wasm');
+  fs.mkdirSync(path.dirname(wasm), { recursive: true });
   // MVP features only, so -Oz cannot introduce newer instructions; sign-ext (which LLVM's MVP
   // std still emits) is accepted on input and lowered away last.
   execFileSync(process.execPath, [
@@ -49,7 +52,7 @@ async function main() {
 
   const bytes = fs.readFileSync(wasm);
   const br = zlib.brotliCompressSync(bytes, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } });
-  fs.writeFileSync(wasm + '.br', br);
+  fs.writeFileSync(path.join(dist, 'mp_session_bg.wasm.br'), br);
 
   for (const file of ['index.js', 'loader.js', 'text.js', 'errors.js', 'index.d.ts']) {
     fs.copyFileSync(path.join(root, 'js', file), path.join(dist, file));

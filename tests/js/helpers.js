@@ -12,7 +12,7 @@ const { SimStorage } = require('../simulator/storage.js');
 const DIST = path.join(__dirname, '..', '..', 'miniprogram_dist');
 
 function requireBuiltPackage() {
-  if (!fs.existsSync(path.join(DIST, 'mp_session_bg.wasm'))) {
+  if (!fs.existsSync(path.join(DIST, 'mp_session_bg.wasm.br'))) {
     throw new Error('miniprogram_dist/ is missing: run `npm run build` (npm test does it first)');
   }
 }
