@@ -6,9 +6,13 @@ const crypto = require('crypto');
 
 const CODE_LIFETIME_MS = 5 * 60 * 1000;
 const RATE_LIMIT_PER_MINUTE = 100;
+const DEVTOOLS_OPENID = 'o-devtools-user';
 
 class MockWeChat {
-  constructor({ appid = 'wx-mock-appid', secret = 'mock-secret', now = Date.now } = {}) {
+  // acceptDeviceCodes: codes this mock did not issue (from wx.login in WeChat DevTools, which asks
+  // the real WeChat) count as fresh codes of one DevTools user, still usable once. Off in tests.
+  constructor({ appid = 'wx-mock-appid', secret = 'mock-secret', now = Date.now, acceptDeviceCodes = false } = {}) {
+    this.acceptDeviceCodes = acceptDeviceCodes;
     this.appid = appid;
     this.secret = secret;
     this.now = now;
@@ -33,6 +37,7 @@ class MockWeChat {
     }
     if (appid !== this.appid || secret !== this.secret) return { errcode: 40125, errmsg: 'invalid appsecret' };
     if (grantType !== 'authorization_code') return { errcode: 40002, errmsg: 'invalid grant_type' };
+    if (code && this.acceptDeviceCodes && !this.codes.has(code)) this.codes.set(code, { openid: DEVTOOLS_OPENID, issuedAt: this.now(), used: false });
     const entry = code && this.codes.get(code);
     if (!entry || this.now() - entry.issuedAt > CODE_LIFETIME_MS) return { errcode: 40029, errmsg: 'invalid code' };
     if (entry.used) return { errcode: 40163, errmsg: 'code been used' };

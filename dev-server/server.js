@@ -7,6 +7,7 @@
 // Users and sessions live in a durable store (store.js), so they survive a restart.
 //
 //   node dev-server/server.js [--port 8080] [--data .dev-server-data]   (npm run server)
+//   WECHAT_APPID + WECHAT_SECRET: use the real code2Session; WECHAT_API_BASE: another base URL for it.
 const http = require('http');
 const https = require('https');
 const crypto = require('crypto');
@@ -52,7 +53,7 @@ function createServer(options = {}) {
   const log = options.log || (() => {});
   const now = options.now || Date.now;
   const realWeChat = Boolean(process.env.WECHAT_APPID && process.env.WECHAT_SECRET) && !options.mock;
-  const mock = new MockWeChat({ now });
+  const mock = new MockWeChat({ now, acceptDeviceCodes: Boolean(options.acceptDeviceCodes) });
   const appid = realWeChat ? process.env.WECHAT_APPID : mock.appid;
   const secret = realWeChat ? process.env.WECHAT_SECRET : mock.secret;
   let wechatBase = options.wechatBaseUrl || (realWeChat ? 'https://api.weixin.qq.com' : null);
@@ -247,7 +248,8 @@ if (require.main === module) {
   const dataDir = arg('--data', require('path').join(__dirname, '..', '.dev-server-data'));
   require('fs').mkdirSync(dataDir, { recursive: true });
   const say = (line) => console.log(`${new Date().toISOString().slice(11, 23)} [server] ${line}`);
-  const server = createServer({ log: say, dataDir });
+  // Run by hand, the mock also takes codes from DevTools' wx.login, so the example logs in there.
+  const server = createServer({ log: say, dataDir, acceptDeviceCodes: true, wechatBaseUrl: process.env.WECHAT_API_BASE });
   server.listen(port).then((url) => {
     const mode = process.env.WECHAT_APPID && process.env.WECHAT_SECRET ? 'real WeChat code2Session' : 'embedded mock WeChat';
     say(`mp-session developer server on ${url} with ${mode}; users and sessions in ${dataDir}`);

@@ -48,6 +48,19 @@ describe('developer server and mock WeChat', () => {
     }
   });
 
+  test('run for DevTools, the mock takes a code it did not issue, still only once', async () => {
+    const server = createServer({ acceptDeviceCodes: true });
+    const url = await server.listen();
+    try {
+      const first = await post(`${url}/auth/login`, { code: 'from-devtools-wx-login' });
+      assert.equal(first.status, 200);
+      const reused = await post(`${url}/auth/login`, { code: 'from-devtools-wx-login' });
+      assert.deepEqual([reused.status, reused.body.errcode], [400, 40163]);
+    } finally {
+      await server.close();
+    }
+  });
+
   test('a code older than five minutes is refused with 40029', async () => {
     const clock = createFakeClock();
     const server = createServer({ now: clock.now });

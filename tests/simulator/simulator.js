@@ -26,6 +26,14 @@ function createSimulator(options) {
   const now = clock ? clock.now : Date.now;
   const timers = clock || { setTimeout, clearTimeout };
   const startedAt = now();
+  // Where an app's URLs really go: { 'http://127.0.0.1:8080': testServerUrl } lets an app built for
+  // the developer server's default address run against a server on any port. The timeline keeps
+  // the URL the app asked for.
+  const hosts = Object.entries(options.hosts || {});
+  const routed = (url) => {
+    const hit = hosts.find(([from]) => url === from || url.startsWith(from + '/'));
+    return hit ? hit[1] + url.slice(hit[0].length) : url;
+  };
 
   function record(api, detail) {
     counts[api] = (counts[api] || 0) + 1;
@@ -91,7 +99,7 @@ function createSimulator(options) {
         if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
       }
     }
-    const req = http.request(url, { method, headers }, (res) => {
+    const req = http.request(routed(url), { method, headers }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => {
@@ -150,7 +158,7 @@ function createSimulator(options) {
       parts.push(Buffer.from(`\r\n--${boundary}--\r\n`));
       body = Buffer.concat(parts);
     }
-    const req = http.request(opts.url, { method: kind === 'uploadFile' ? 'POST' : 'GET', headers }, (res) => {
+    const req = http.request(routed(opts.url), { method: kind === 'uploadFile' ? 'POST' : 'GET', headers }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => {
