@@ -1,6 +1,8 @@
 'use strict';
-// Drives a minimal mini-program through the login cycle in the simulator, against the developer
-// server over real HTTP, and prints what happened: every wx call and server step, with timings.
+// The main job: runs example-miniprogram/ in the simulator against the developer server (mock
+// WeChat, real HTTP on 127.0.0.1) and taps through the login cycle, printing every wx call, server
+// step and what the page shows, with timings. Each step checks what it should see and the demo
+// stops with an explanation when it does not.
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -9,54 +11,115 @@ const { createSimulator, makeAppDir } = require('../tests/simulator/simulator.js
 const { SimStorage } = require('../tests/simulator/storage.js');
 
 const root = path.join(__dirname, '..');
+const EXAMPLE = path.join(root, 'example-miniprogram');
+const CONFIGURED_SERVER = require(path.join(EXAMPLE, 'config.js')).baseUrl;
+const PROFILE = process.env.DEMO_PROFILE || 'ios';
+
 const started = Date.now();
-const stamp = () => `+${String(Date.now() - started).padStart(5)} ms`;
-const say = (who, text) => console.log(`${stamp()}  ${who.padEnd(8)} ${text}`);
+let last = null; // the previous line, folded with identical ones into "(×N)"
+function flush() {
+  if (last && last.times > 1) console.log(`${last.stamp}  ${last.who.padEnd(6)} ${last.text}  (×${last.times})`);
+  else if (last) console.log(`${last.stamp}  ${last.who.padEnd(6)} ${last.text}`);
+  last = null;
+}
+function say(who, text) {
+  if (last && last.who === who && last.text === text) {
+    last.times++;
+    return;
+  }
+  flush();
+  last = { stamp: `+${String(Date.now() - started).padStart(5)} ms`, who, text, times: 1 };
+}
+
+function section(label) {
+  flush();
+  console.log(`\n── ${label} ──`);
+}
+
+class DemoFailure extends Error {}
+function expect(condition, explanation) {
+  if (!condition) throw new DemoFailure(explanation);
+}
+
+// The example as "构建 npm" lays it out: its own files plus miniprogram_dist/ under
+// miniprogram_npm/mp-session/, in a temporary directory so the checkout is left alone.
+function buildApp() {
+  const appDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-session-demo-'));
+  fs.cpSync(EXAMPLE, appDir, { recursive: true, filter: (src) => !/[/\\](node_modules|miniprogram_npm|typescript)$/.test(src) });
+  return makeAppDir(appDir, path.join(root, 'miniprogram_dist'));
+}
 
 async function main() {
   const server = createServer({ log: (line) => say('server', line) });
-  const baseUrl = await server.listen();
-  const appDir = makeAppDir(fs.mkdtempSync(path.join(os.tmpdir(), 'mp-session-demo-')), path.join(root, 'miniprogram_dist'));
-  const storage = new SimStorage(path.join(appDir, 'storage.json'));
-  say('demo', `developer server with mock WeChat on ${baseUrl}; app in ${appDir}`);
+  const serverUrl = await server.listen();
+  const appDir = buildApp();
+  const storage = new SimStorage(path.join(appDir, '.storage.json'));
+  say('demo', `developer server with mock WeChat on ${serverUrl} (the example's ${CONFIGURED_SERVER} is routed there)`);
+  say('demo', `example-miniprogram/ in the ${PROFILE} simulator, built as 构建 npm would in ${appDir}`);
 
-  function launchApp(label) {
-    say('demo', `── ${label} ──`);
-    const sim = createSimulator({
-      appDir, serverUrl: baseUrl, profile: 'ios', storage,
-      onCall: (api, detail) => say('wx', detail ? `${api} ${detail}` : api),
+  let sim;
+  const launch = (label) => {
+    section(label);
+    sim = createSimulator({
+      appDir, serverUrl, profile: PROFILE, storage, hosts: { [CONFIGURED_SERVER]: serverUrl },
+      onCall: (api, detail) => api !== 'setData' && say('wx', detail ? `${api} ${detail}` : api),
     });
-    const { createClient } = sim.require('mp-session');
-    const auth = createClient({ baseUrl, allowInsecureHttp: true, platform: sim.wx });
-    auth.onChange((event) => say('event', JSON.stringify(event)));
-    return { sim, auth };
-  }
+    sim.launch();
+    return sim.openPage('pages/index/index');
+  };
+  const show = (page, keys) => say('page', keys.map((k) => page.data[k]).filter(Boolean).join(' · '));
+  const exchanges = () => server.state.stats.code2Session;
 
-  let { sim, auth } = launchApp('launch: cold login (empty storage)');
-  let state = await auth.ensureLogin();
-  say('page', `logged in; token expires ${new Date(state.expiresAt).toISOString()}`);
-  let me = await auth.request({ url: '/api/me' });
-  say('page', `auth.request GET /api/me → ${me.statusCode} ${JSON.stringify(me.data)}`);
+  let page = launch('1. launch: cold login (app.js onLaunch → ensureLogin)');
+  await page.ready;
+  show(page, ['statusText', 'expiresText']);
+  expect(page.data.status === 'loggedIn', `the page shows "${page.data.statusText}" instead of 已登录`);
+  expect(sim.count('login') === 1 && exchanges() === 1, `a cold start should make 1 wx.login and 1 exchange, saw ${sim.count('login')} and ${exchanges()}`);
 
-  ({ sim, auth } = launchApp('relaunch: warm start from storage'));
-  state = await auth.ensureLogin();
-  say('page', `logged in from storage: ${sim.count('login')} wx.login, ${sim.count('request')} requests`);
+  say('demo', 'tap 调用受保护接口');
+  await page.onTapCallApi();
+  show(page, ['apiText']);
+  expect(/^接口返回/.test(page.data.apiText), `the protected API call showed "${page.data.apiText}"`);
 
-  say('demo', '── the server revokes every token ──');
-  await new Promise((resolve, reject) => sim.wx.request({ url: `${baseUrl}/admin/revoke-all`, method: 'POST', success: resolve, fail: reject }));
-  me = await auth.request({ url: '/api/me' });
-  say('page', `auth.request GET /api/me → ${me.statusCode} (401, one re-login and one replay happened inside)`);
+  page = launch('2. relaunch: warm start from storage');
+  await page.ready;
+  show(page, ['statusText', 'expiresText']);
+  expect(page.data.status === 'loggedIn', `after relaunch the page shows "${page.data.statusText}"`);
+  expect(sim.count('login') === 0 && sim.count('request') === 0, `a warm start should need no wx.login and no request, saw ${sim.count('login')} and ${sim.count('request')}`);
 
-  say('demo', '── logout ──');
-  await auth.logout();
-  say('page', `logged out; storage holds the session: ${storage.get('mp-session').found}`);
+  section('3. the server revokes every token (burst page: 让开发服务器吊销全部令牌)');
+  const burst = sim.openPage('pages/burst/burst');
+  await burst.onTapRevoke();
+  show(burst, ['summary']);
 
+  section('4. the next API call logs in again, transparently');
+  const loginsBefore = sim.count('login');
+  await page.onTapCallApi();
+  show(page, ['apiText']);
+  expect(/^接口返回/.test(page.data.apiText), `after revocation the API call showed "${page.data.apiText}"`);
+  expect(sim.count('login') - loginsBefore === 1, `the revoked session should cost exactly 1 re-login, saw ${sim.count('login') - loginsBefore}`);
+
+  say('demo', 'burst page: tap 同时发出 20 个请求');
+  await burst.onTapFire();
+  show(burst, ['summary', 'failures']);
+  expect(/^20\/20 个成功，期间登录 0 次/.test(burst.data.summary), `the burst showed "${burst.data.summary}"`);
+
+  section('5. logout');
+  await page.onTapLogout();
+  show(page, ['statusText']);
+  expect(page.data.status === 'loggedOut' && !storage.get('mp-session').found, 'logout should clear the page state and storage');
+
+  flush();
+  const stats = server.state.stats;
+  console.log(`\ndone in ${Date.now() - started} ms: cold login, protected API, warm relaunch, transparent re-login after revocation, 20 requests on one session, logout.`);
+  console.log(`server: ${stats.code2Session} code exchanges, ${stats.apiCalls} API calls (${stats.unauthorized} answered 401), no token or session_key ever logged.`);
   await server.close();
   fs.rmSync(appDir, { recursive: true, force: true });
-  say('demo', 'done: cold login, warm start, re-login after revocation, logout');
 }
 
 main().catch((error) => {
-  console.error(`demo failed: ${error.code ? `${error.code}: ` : ''}${error.message}`);
+  flush();
+  if (error instanceof DemoFailure) console.error(`\ndemo failed: ${error.message}`);
+  else console.error(`\ndemo failed: ${error && error.code ? `${error.code}: ` : ''}${error && error.message ? error.message : error}`);
   process.exit(1);
 });

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The main job: build the package, start the developer server (mock WeChat), and drive a
-# mini-program through the login cycle in the simulator, printing a timeline.
+# The main job: build the package, start the developer server (mock WeChat), and drive
+# example-miniprogram/ through the login cycle in the simulator, printing a timeline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh

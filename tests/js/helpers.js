@@ -70,4 +70,4 @@ async function rejection(promise) {
   throw new Error('expected a rejection');
 }
 
-module.exports = { startWorld, launch, admin, settle, rejection, DIST };
+module.exports = { startWorld, launch, admin, settle, rejection, requireBuiltPackage, DIST };

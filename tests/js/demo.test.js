@@ -1,0 +1,19 @@
+'use strict';
+// The README's main command must keep working: the demo drives example-miniprogram/ through the
+// login cycle and checks each step itself; here it must finish, and its output must hold no token.
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const path = require('path');
+const { execFileSync } = require('child_process');
+require('./helpers.js').requireBuiltPackage();
+
+for (const profile of ['ios', 'android']) {
+  test(`npm run demo's script completes the login cycle (${profile})`, () => {
+    const output = execFileSync(process.execPath, [path.join(__dirname, '..', '..', 'scripts', 'demo.js')], {
+      encoding: 'utf8', env: Object.assign({}, process.env, { DEMO_PROFILE: profile }), timeout: 60000,
+    });
+    assert.match(output, /^done in \d+ ms: cold login/m);
+    assert.match(output, /server: 2 code exchanges/);
+    assert.doesNotMatch(output, /Bearer|session_key"?\s*[:=]/);
+  });
+}
