@@ -77,7 +77,9 @@ function createServer(options = {}) {
 
   async function sessionOf(req) {
     const match = /^Bearer (\S+)$/.exec(req.headers.authorization || '');
-    return match ? store.sessionOf(match[1]) : null;
+    if (match) return store.sessionOf(match[1]);
+    const skey = options.peerProtocols && req.headers['x-wx-skey'];
+    return skey ? store.sessionOf(skey) : null;
   }
 
   async function login(req, res) {
@@ -97,7 +99,13 @@ function createServer(options = {}) {
       }
       return send(res, status, body);
     }
-    if (typeof code !== 'string' || !code) return send(res, 400, { errcode: 40029, errmsg: 'missing code' });
+    const { status, body } = await exchange(code);
+    return send(res, status, body);
+  }
+
+  // code → code2Session → a session of ours: { status, body } as /auth/login answers it.
+  async function exchange(code) {
+    if (typeof code !== 'string' || !code) return { status: 400, body: { errcode: 40029, errmsg: 'missing code' } };
     state.stats.code2Session++;
     const query = new URLSearchParams({ appid, secret, js_code: code, grant_type: 'authorization_code' });
     let reply;
@@ -105,18 +113,27 @@ function createServer(options = {}) {
       reply = wechatBase ? await getJson(`${wechatBase}/sns/jscode2session?${query}`) : mock.code2Session(Object.fromEntries(query));
     } catch (error) {
       log(`login: code2Session unreachable: ${error.message}`);
-      return send(res, 502, { errcode: -1, errmsg: 'code2Session unreachable' });
+      return { status: 502, body: { errcode: -1, errmsg: 'code2Session unreachable' } };
     }
     if (reply.errcode) {
       log(`login: code2Session errcode ${reply.errcode} (${reply.errmsg})`);
-      return send(res, STATUS_FOR_ERRCODE[reply.errcode] || 400, { errcode: reply.errcode, errmsg: reply.errmsg });
+      return { status: STATUS_FOR_ERRCODE[reply.errcode] || 400, body: { errcode: reply.errcode, errmsg: reply.errmsg } };
     }
     const token = crypto.randomBytes(24).toString('base64url');
     const user = await store.userFor(reply.openid);
     await store.createSession(token, { openid: reply.openid, sessionKey: reply.session_key, lifetimeS: state.tokenLifetimeS });
     state.stats.loginsGranted++;
     log(`login: code2Session ok for user ${user.userId}: token #${fingerprint(token)} for ${state.tokenLifetimeS}s (session_key kept on the server)`);
-    return send(res, 200, { token, expiresIn: state.tokenLifetimeS });
+    return { status: 200, body: { token, expiresIn: state.tokenLifetimeS } };
+  }
+
+  // wafer2-client-sdk's protocol, for the benchmark only (options.peerProtocols): the code comes in
+  // the X-WX-Code header and the session goes back as { code: 0, data: { skey, userinfo } }.
+  async function waferLogin(req, res) {
+    state.stats.logins++;
+    const { status, body } = await exchange(req.headers['x-wx-code']);
+    if (status !== 200) return send(res, 200, { code: -1, error: body.errcode, message: body.errmsg });
+    return send(res, 200, { code: 0, data: { skey: body.token, userinfo: {} } });
   }
 
   async function api(req, res, path) {
@@ -206,6 +223,7 @@ function createServer(options = {}) {
     const route = url.pathname;
     let handled;
     if (route === '/auth/login' && req.method === 'POST') handled = login(req, res);
+    else if (route === '/wafer/login' && options.peerProtocols) handled = waferLogin(req, res);
     else if (route.startsWith('/api/')) handled = api(req, res, route);
     else if (route.startsWith('/admin/')) handled = admin(req, res, route);
     else if (route === '/mock-wechat/login') handled = Promise.resolve(mockWxLogin(req, res, url));

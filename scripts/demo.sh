@@ -3,8 +3,5 @@
 # example-miniprogram/ through the login cycle in the simulator, printing a timeline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/bootstrap.sh
-if [ ! -f miniprogram_dist/mp_session_bg.wasm.br ] || [ -n "$(find src js scripts Cargo.toml -newer miniprogram_dist/mp_session_bg.wasm.br -type f | head -1)" ]; then
-  bash scripts/build.sh
-fi
+bash scripts/ensure-built.sh
 node scripts/demo.js

@@ -269,6 +269,29 @@ function createSimulator(options) {
       record('removeStorageSync', key);
       storage.remove(key);
     },
+    // Device facts SDKs read at start-up.
+    getSystemInfoSync() {
+      record('getSystemInfoSync');
+      return { platform: profile, system: profile === 'ios' ? 'iOS 17.0' : 'Android 14', SDKVersion: '3.4.0', version: '8.0.50', model: 'simulator' };
+    },
+    getAccountInfoSync() {
+      record('getAccountInfoSync');
+      return { miniProgram: { appId: 'touristappid', envVersion: 'develop', version: '' } };
+    },
+    getNetworkType(opts = {}) {
+      record('getNetworkType');
+      callback(opts, true, { networkType: 'wifi', errMsg: 'getNetworkType:ok' });
+    },
+    // WebSockets are not simulated: handlers may be registered (some SDKs do so on load), and
+    // connecting fails.
+    onSocketOpen() {},
+    onSocketError() {},
+    onSocketMessage() {},
+    onSocketClose() {},
+    connectSocket(opts = {}) {
+      record('connectSocket', opts.url);
+      callback(opts, false, { errMsg: 'connectSocket:fail not supported by the simulator' });
+    },
     showToast(opts = {}) {
       record('showToast', opts.title);
       callback(opts, true, { errMsg: 'showToast:ok' });

@@ -1,0 +1,281 @@
+'use strict';
+// npm run bench: mp-session side by side with wafer2-client-sdk (Tencent) and minapp-sdk (ifanr),
+// each driven through its own public API in the same simulator against the same developer server,
+// in one run. Prints one table and writes it as JSON to bench/results/. Ratios are what we quote;
+// absolute times depend on the machine.
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const zlib = require('zlib');
+const { createServer } = require('../dev-server/server.js');
+const { createSimulator } = require('../tests/simulator/simulator.js');
+const { SimStorage } = require('../tests/simulator/storage.js');
+
+const root = path.join(__dirname, '..');
+const STARTUP_RUNS = Number(process.env.BENCH_STARTUP_RUNS || 30);
+const WARM_CALLS = Number(process.env.BENCH_WARM_CALLS || 2000);
+const CALLERS = 100;
+const THROUGHPUT_REQUESTS = Number(process.env.BENCH_REQUESTS || 400);
+const THROUGHPUT_ROUNDS = 3;
+// What the SDK brings to a mini-program's package (what 构建 npm copies), per SDK.
+const PEERS = {
+  'mp-session': { dir: path.join(root, 'miniprogram_dist'), files: (f) => !f.endsWith('.d.ts') },
+  'wafer2-client-sdk': { dir: path.join(root, 'node_modules', 'wafer2-client-sdk'), files: (f) => f.endsWith('.js') },
+  // Its main entry (lib/index.js) is what 构建 npm bundles; lib/web.js is the browser build.
+  'minapp-sdk': { dir: path.join(root, 'node_modules', 'minapp-sdk'), files: (f) => f === 'lib/index.js' },
+};
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const round = (x, digits = 2) => Number(x.toFixed(digits));
+
+function listFiles(dir, base = '') {
+  return fs.readdirSync(path.join(dir, base), { withFileTypes: true }).flatMap((e) => {
+    const rel = base ? `${base}/${e.name}` : e.name;
+    return e.isDirectory() ? listFiles(dir, rel) : [rel];
+  });
+}
+
+function shippedBytes(name) {
+  const { dir, files } = PEERS[name];
+  let raw = 0;
+  let brotli = 0;
+  for (const file of listFiles(dir).filter(files)) {
+    const bytes = fs.readFileSync(path.join(dir, file));
+    raw += bytes.length;
+    // An already-compressed file (our .wasm.br) counts as it is.
+    brotli += file.endsWith('.br') ? bytes.length : zlib.brotliCompressSync(bytes, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
+  }
+  return { raw, brotli };
+}
+
+// One mini-program directory holding all three SDKs under miniprogram_npm/, as 构建 npm lays out.
+function makeBenchApp() {
+  const appDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-session-bench-'));
+  for (const [name, { dir, files }] of Object.entries(PEERS)) {
+    for (const file of listFiles(dir).filter(files)) {
+      const target = path.join(appDir, 'miniprogram_npm', name, file);
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      fs.copyFileSync(path.join(dir, file), target);
+    }
+  }
+  // minapp-sdk's package.json main points into lib/; our simulator resolves <name>/index.js.
+  fs.writeFileSync(path.join(appDir, 'miniprogram_npm', 'minapp-sdk', 'index.js'), "module.exports = require('./lib/index.js');\n");
+  return appDir;
+}
+
+// Each SDK behind one small interface, using only its public API.
+const DRIVERS = {
+  'mp-session': {
+    load(sim) {
+      const { createClient } = sim.require('mp-session');
+      return sim.require('mp-session/loader.js').loadBindings().then(() => createClient);
+    },
+    client(sim, url) {
+      const auth = sim.require('mp-session').createClient({ baseUrl: url, allowInsecureHttp: true });
+      return {
+        ensureLogin: () => auth.ensureLogin(),
+        request: (route) => auth.request({ url: route }).then((res) => res.statusCode),
+        authHeader: () => auth.ensureLogin().then((state) => ({ authorization: `Bearer ${state.token}` })),
+      };
+    },
+  },
+  'wafer2-client-sdk': {
+    load(sim) {
+      return Promise.resolve(sim.require('wafer2-client-sdk'));
+    },
+    // wafer2 has no ensureLogin: its README checks Session.get() and calls login when it is empty.
+    client(sim, url) {
+      const qcloud = sim.require('wafer2-client-sdk');
+      qcloud.setLoginUrl(`${url}/wafer/login`);
+      const login = () => new Promise((resolve, reject) => qcloud.loginWithCode({ success: resolve, fail: reject }));
+      return {
+        ensureLogin: () => {
+          const session = qcloud.Session.get();
+          return session ? Promise.resolve(session) : login();
+        },
+        request: (route) => new Promise((resolve) => qcloud.request({
+          url: url + route, login: false, success: (res) => resolve(res.statusCode), fail: () => resolve('failed'),
+        })),
+        authHeader: () => Promise.resolve({ 'X-WX-Skey': qcloud.Session.get().skey }),
+      };
+    },
+  },
+  'minapp-sdk': {
+    load(sim) {
+      return Promise.resolve(sim.require('minapp-sdk'));
+    },
+    // Its login talks to ifanr's cloud (hserve API, clientID); the developer server does not speak it.
+    client: null,
+  },
+};
+
+async function main() {
+  const server = createServer({ peerProtocols: true });
+  const url = await server.listen();
+  const appDir = makeBenchApp();
+  let openidCount = 0;
+  const newSim = (storage = new SimStorage()) => createSimulator({ appDir, serverUrl: url, profile: 'ios', storage, openid: `o-bench-${++openidCount}` });
+  const adminPost = (route) => fetch(url + route, { method: 'POST', body: '{}' });
+  const results = {};
+
+  for (const name of Object.keys(PEERS)) {
+    const driver = DRIVERS[name];
+    const row = { shipped: shippedBytes(name) };
+    results[name] = row;
+
+    // Start-up: module load plus wasm instantiate (for us), in a fresh runtime each time.
+    const startups = [];
+    try {
+      for (let i = 0; i < STARTUP_RUNS; i++) {
+        const sim = newSim();
+        const t0 = process.hrtime.bigint();
+        await driver.load(sim);
+        startups.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      }
+      row.startupMs = round(median(startups));
+    } catch (error) {
+      row.startupMs = null;
+      row.startupError = error.message;
+    }
+    if (!driver.client) {
+      row.note = `${row.startupError ? `its npm entry does not load in the mini-program runtime (${row.startupError}); ` : ''}login not driven: it logs in against ifanr's cloud (hserve API), which the developer server does not emulate`;
+      continue;
+    }
+
+    // Warm ensureLogin with a valid stored session.
+    {
+      const sim = newSim();
+      const client = driver.client(sim, url);
+      await client.ensureLogin();
+      const callsBefore = sim.timeline.length;
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < WARM_CALLS; i++) await client.ensureLogin();
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      row.warm = { callsPerSecond: Math.round(WARM_CALLS / seconds), wxCallsPerCall: round((sim.timeline.length - callsBefore) / WARM_CALLS, 3) };
+    }
+
+    // Cold start: 100 callers at once on empty storage.
+    {
+      const sim = newSim();
+      const client = driver.client(sim, url);
+      const exchangesBefore = server.state.stats.code2Session;
+      const t0 = Date.now();
+      const outcomes = await Promise.allSettled(Array.from({ length: CALLERS }, () => client.ensureLogin()));
+      row.cold = {
+        wxLogin: sim.count('login'),
+        exchanges: server.state.stats.code2Session - exchangesBefore,
+        failures: outcomes.filter((o) => o.status === 'rejected').length,
+        wallMs: Date.now() - t0,
+      };
+    }
+
+    // Expiry storm: 100 requests at once after the server revokes every token.
+    {
+      const sim = newSim();
+      const client = driver.client(sim, url);
+      await client.ensureLogin();
+      await adminPost('/admin/revoke-all');
+      const loginsBefore = sim.count('login');
+      const sendsBefore = sim.count('request');
+      const t0 = Date.now();
+      const statuses = await Promise.all(Array.from({ length: CALLERS }, () => client.request('/api/me').catch((e) => e.code || 'failed')));
+      row.storm = {
+        logins: sim.count('login') - loginsBefore,
+        sends: sim.count('request') - sendsBefore,
+        failures: statuses.filter((s) => s !== 200).length,
+        wallMs: Date.now() - t0,
+      };
+    }
+
+    // Request throughput through the SDK vs raw wx.request carrying the same token, alternating
+    // rounds in one simulator so both see the same machine state.
+    {
+      const sim = newSim();
+      const client = driver.client(sim, url);
+      await client.ensureLogin();
+      const header = await client.authHeader();
+      const raw = () => new Promise((resolve) => sim.wx.request({ url: `${url}/api/me`, header, success: (res) => resolve(res.statusCode), fail: () => resolve('failed') }));
+      const burst = async (send) => {
+        const t0 = process.hrtime.bigint();
+        let next = 0;
+        const worker = async () => {
+          while (next++ < THROUGHPUT_REQUESTS) await send();
+        };
+        await Promise.all(Array.from({ length: 10 }, worker));
+        return THROUGHPUT_REQUESTS / (Number(process.hrtime.bigint() - t0) / 1e9);
+      };
+      const sdkRates = [];
+      const rawRates = [];
+      for (let i = 0; i < THROUGHPUT_ROUNDS; i++) {
+        rawRates.push(await burst(raw));
+        sdkRates.push(await burst(() => client.request('/api/me')));
+      }
+      row.throughput = { sdkPerSecond: Math.round(median(sdkRates)), rawPerSecond: Math.round(median(rawRates)), ratio: round(median(sdkRates) / median(rawRates)) };
+    }
+  }
+
+  await server.close();
+  fs.rmSync(appDir, { recursive: true, force: true });
+  report(results);
+}
+
+function report(results) {
+  const names = Object.keys(results);
+  const cell = (name, pick) => {
+    try {
+      const v = pick(results[name]);
+      return v === undefined || v === null ? 'n/a' : String(v);
+    } catch (e) {
+      return 'n/a';
+    }
+  };
+  const kb = (b) => `${(b / 1024).toFixed(1)} KB`;
+  const rows = [
+    ['shipped, raw', (r) => kb(r.shipped.raw)],
+    ['shipped, brotli', (r) => kb(r.shipped.brotli)],
+    ['start-up (median ms)', (r) => r.startupMs],
+    ['warm ensureLogin / s', (r) => r.warm.callsPerSecond],
+    ['  wx calls per call', (r) => r.warm.wxCallsPerCall],
+    ['cold 100: wx.login', (r) => r.cold.wxLogin],
+    ['cold 100: exchanges', (r) => r.cold.exchanges],
+    ['cold 100: failures', (r) => r.cold.failures],
+    ['cold 100: wall ms', (r) => r.cold.wallMs],
+    ['storm 100: logins', (r) => r.storm.logins],
+    ['storm 100: sends', (r) => r.storm.sends],
+    ['storm 100: failures', (r) => r.storm.failures],
+    ['storm 100: wall ms', (r) => r.storm.wallMs],
+    ['requests / s (SDK)', (r) => r.throughput.sdkPerSecond],
+    ['requests / s (raw)', (r) => r.throughput.rawPerSecond],
+    ['throughput vs raw', (r) => r.throughput.ratio],
+  ];
+  const width = [24, ...names.map((n) => Math.max(n.length, 12))];
+  const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(width[i]) : c.padStart(width[i]))).join('  ');
+  console.log(line(['', ...names]));
+  for (const [label, pick] of rows) console.log(line([label, ...names.map((n) => cell(n, pick))]));
+  for (const name of names) if (results[name].note) console.log(`note: ${name}: ${results[name].note}`);
+
+  const ours = results['mp-session'];
+  const peersStartup = names.filter((n) => n !== 'mp-session' && results[n].startupMs !== null).map((n) => results[n].startupMs);
+  const peersWarm = names.filter((n) => n !== 'mp-session' && results[n].warm).map((n) => results[n].warm.callsPerSecond);
+  const targets = {
+    'shipped brotli <= 20 KB': ours.shipped.brotli <= 20 * 1024,
+    'cold: exactly 1 wx.login and 1 exchange': ours.cold.wxLogin === 1 && ours.cold.exchanges === 1,
+    'storm: exactly 1 re-login': ours.storm.logins === 1,
+    'throughput >= 0.95 of raw wx.request': ours.throughput.ratio >= 0.95,
+    'start-up no slower than the fastest peer': ours.startupMs <= Math.min(...peersStartup),
+    'warm ensureLogin no slower than the fastest peer': ours.warm.callsPerSecond >= Math.max(...peersWarm),
+  };
+  console.log('\ntargets (mp-session):');
+  for (const [target, met] of Object.entries(targets)) console.log(`  ${met ? 'met    ' : 'NOT met'}  ${target}`);
+
+  const dir = path.join(root, 'bench', 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  fs.writeFileSync(file, JSON.stringify({ node: process.version, cpus: os.cpus().length, results, targets }, null, 2));
+  console.log(`\nJSON: ${path.relative(root, file)}`);
+}
+
+main().catch((error) => {
+  console.error(`bench failed: ${error && error.stack ? error.stack : error}`);
+  process.exit(1);
+});
