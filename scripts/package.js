@@ -53,6 +53,10 @@ async function main() {
   const bytes = fs.readFileSync(wasm);
   const br = zlib.brotliCompressSync(bytes, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } });
   fs.writeFileSync(path.join(dist, 'mp_session_bg.wasm.br'), br);
+  const budget = require(path.join(root, 'package.json')).sizeBudget.wasmBrotliBytes;
+  if (br.length > budget) {
+    throw new Error(`the brotli wasm is ${br.length} B, over the size budget of ${budget} B (package.json sizeBudget): find what grew (twiggy top target/pkg/mp_session_bg.wasm) or raise the budget in a commit that says why`);
+  }
 
   for (const file of ['index.js', 'loader.js', 'text.js', 'errors.js', 'index.d.ts']) {
     fs.copyFileSync(path.join(root, 'js', file), path.join(dist, file));
@@ -60,7 +64,7 @@ async function main() {
 
   const js = ['index.js', 'loader.js', 'text.js', 'errors.js', 'mp_session_glue.js']
     .reduce((sum, f) => sum + fs.statSync(path.join(dist, f)).size, 0);
-  console.log(`[build] miniprogram_dist: wasm ${bytes.length} B (brotli ${br.length} B), JS ${js} B`);
+  console.log(`[build] miniprogram_dist: wasm ${bytes.length} B (brotli ${br.length} B of a ${budget} B budget), JS ${js} B`);
 }
 
 main().catch((error) => {

@@ -24,6 +24,13 @@ test('the shipped wasm uses only WebAssembly MVP features (+mutable-globals)', a
   }
 });
 
+test('the brotli wasm stays within the size budget of package.json', () => {
+  const { sizeBudget } = require('../../package.json');
+  const size = fs.statSync(path.join(DIST, 'mp_session_bg.wasm.br')).size;
+  assert.ok(Number.isInteger(sizeBudget.wasmBrotliBytes) && sizeBudget.wasmBrotliBytes > 0);
+  assert.ok(size <= sizeBudget.wasmBrotliBytes, `${size} B > budget ${sizeBudget.wasmBrotliBytes} B`);
+});
+
 test('the MVP check rejects a module with a post-MVP feature', async () => {
   const wabt = await require('wabt')();
   const wat = wabt.parseWat('ref.wat', '(module (func (export "f") (result externref) ref.null extern))', { reference_types: true });
