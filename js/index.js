@@ -35,6 +35,7 @@ function createClient(options) {
   }
 
   let client = null;
+  let loaded = null; // the Client once the wasm is in, for the synchronous warm path
   function ready() {
     if (!client) {
       client = loadBindings(wasmPath).then((bindings) => {
@@ -45,7 +46,8 @@ function createClient(options) {
           throw new MpSessionError('CONFIG_INVALID', 'invalid option `wasmPath`: must be a path in the code package', { option: 'wasmPath' });
         }
         const seed = Math.floor(Math.random() * 0x100000000) >>> 0;
-        return new bindings.Client(coreOptions, platform, seed, emit);
+        loaded = new bindings.Client(coreOptions, platform, seed, emit);
+        return loaded;
       });
       // A failed wasm load may succeed later (the client promise is rebuilt); a bad option will not.
       client.catch((error) => {
@@ -59,6 +61,10 @@ function createClient(options) {
     /** Resolves with { token, expiresAt }: the stored session, or a new one shared by all callers. */
     ensureLogin(loginOptions) {
       const force = Boolean(loginOptions && loginOptions.force);
+      // Warm path: the core says the session is ready now, so no waiter and no driver hop.
+      const warm = !force && loaded ? loaded.readySession() : undefined;
+      if (warm) return Promise.resolve(warm);
+      if (loaded) return loaded.ensureLogin(force).catch(rethrow);
       return ready().then((c) => c.ensureLogin(force)).catch(rethrow);
     },
     /**
@@ -67,6 +73,8 @@ function createClient(options) {
      * Resolves with wx.request's success object; other HTTP statuses resolve too.
      */
     request(requestOptions) {
+      // Once loaded, straight to the client: one promise hop less per request.
+      if (loaded) return loaded.request('request', requestOptions).catch(rethrow);
       return ready().then((c) => c.request('request', requestOptions)).catch(rethrow);
     },
     /** wx.uploadFile with the same token and expiry handling. */

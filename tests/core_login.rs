@@ -290,3 +290,26 @@ fn an_older_generation_is_superseded_by_each_login() {
     h.reply(200, r#"{"token":"b","expiresIn":7200}"#);
     assert!(h.settled[&b].clone().unwrap().generation > first);
 }
+
+#[test]
+fn ready_session_answers_only_what_ensure_login_would_settle_at_once() {
+    let mut h = Harness::new(config());
+    assert!(h.core.ready_session(h.now).is_none(), "storage not read yet");
+    h.cold_login("tok-1", 7200);
+    let view = h.core.ready_session(h.now).map(|v| (v.token.expose().to_string(), v.generation));
+    assert_eq!(view.as_ref().map(|(token, _)| token.as_str()), Some("tok-1"));
+    assert_eq!(h.core.ready_generation(h.now), view.map(|(_, generation)| generation));
+    h.ensure(true);
+    assert!(h.core.ready_session(h.now).is_none(), "a forced login is running");
+    h.give_code("code-2");
+    h.reply(200, r#"{"token":"tok-2","expiresIn":7200}"#);
+    assert!(h.core.ready_session(h.now).is_some());
+    h.advance(7_200_000);
+    assert!(h.core.ready_session(h.now).is_none(), "past the expiry margin");
+    h.ensure(false);
+    h.give_code("code-3");
+    h.reply(200, r#"{"token":"tok-3","expiresIn":7200}"#);
+    assert!(h.core.ready_session(h.now).is_some());
+    h.core.logout(h.now);
+    assert!(h.core.ready_session(h.now).is_none(), "logged out");
+}

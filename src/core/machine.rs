@@ -214,6 +214,23 @@ impl Core {
         })
     }
 
+    /// What `ensure_login(now, false)` would settle at once, with no effect: the session when
+    /// storage has been read, it is valid, it was checked (or checks are off) and no login is
+    /// running or forced. Lets the driver answer a warm call without a waiter or a promise hop.
+    pub fn ready_session(&self, now: Millis) -> Option<SessionView> {
+        self.ready_generation(now).and_then(|_| self.session(now))
+    }
+
+    /// The generation of [`Core::ready_session`]'s session, without copying its token: enough
+    /// for a driver that kept the view of that generation.
+    pub fn ready_generation(&self, now: Millis) -> Option<u32> {
+        let settled_at_once = self.flight == Flight::Idle
+            && !self.force_requested
+            && self.store == StoreState::Ready
+            && self.session_checked;
+        self.session.as_ref().filter(|s| settled_at_once && now < s.stale_at).map(|s| s.generation)
+    }
+
     /// Whether a login (or its `wx.checkSession`) is running.
     pub fn is_logging_in(&self) -> bool {
         self.flight != Flight::Idle

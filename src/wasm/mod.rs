@@ -43,6 +43,9 @@ struct Driver {
     tasks: Vec<(OpId, JsValue)>,
     /// The platform response being handed to the core, for the `Respond` it may cause.
     answering: Option<(OpId, JsValue)>,
+    /// The frozen `{ token, expiresAt }` last handed out by `readySession`, by session generation:
+    /// warm calls reuse it instead of building an object and a token string each time.
+    warm_view: Option<(u32, JsValue)>,
 }
 
 type Shared = Rc<RefCell<Driver>>;
@@ -72,6 +75,7 @@ impl Client {
             requests: Vec::new(),
             tasks: Vec::new(),
             answering: None,
+            warm_view: None,
         };
         let shared = Rc::new(RefCell::new(driver));
         let weak: Weak<RefCell<Driver>> = Rc::downgrade(&shared);
@@ -91,6 +95,26 @@ impl Client {
     pub fn ensure_login(&self, force: bool) -> Promise {
         let waiter = self.shared.borrow_mut().core.ensure_login(now(), force);
         self.promise_for(waiter)
+    }
+
+    /// `{ token, expiresAt }` when `ensureLogin()` would resolve with it at once (the core
+    /// decides: storage read, session valid and checked, no login running), else `undefined`.
+    /// The shim answers warm calls with it and skips a promise round trip through the driver.
+    #[wasm_bindgen(js_name = readySession)]
+    pub fn ready_session(&self) -> JsValue {
+        let mut driver = self.shared.borrow_mut();
+        let now = now();
+        let Some(ready) = driver.core.ready_generation(now) else { return JsValue::UNDEFINED };
+        match &driver.warm_view {
+            Some((generation, js)) if *generation == ready => js.clone(),
+            _ => {
+                let Some(view) = driver.core.ready_session(now) else { return JsValue::UNDEFINED };
+                let js: JsValue =
+                    js_sys::Object::freeze(interop::view_to_js(&view).unchecked_ref::<js_sys::Object>()).into();
+                driver.warm_view = Some((view.generation, js.clone()));
+                js
+            }
+        }
     }
 
     /// Clears the session in memory and in storage; resolves once storage is cleared.
@@ -261,8 +285,13 @@ fn answer(shared: &Shared, op: OpId, outcome: Outcome) {
 fn rearm_timer(shared: &Shared) {
     let mut driver = shared.borrow_mut();
     let wanted = driver.core.poll_timeout();
-    if driver.timer.as_ref().map(|(deadline, _)| *deadline) == wanted {
-        return;
+    // An armed timer due no later than the core's next deadline stays: firing early costs one
+    // idle tick, while re-arming on every request (each has its own deadline) costs two timer
+    // calls. With no deadline left it is cleared, so an idle client holds no timer.
+    if let (Some((armed, _)), Some(deadline)) = (&driver.timer, wanted) {
+        if deadline >= *armed {
+            return;
+        }
     }
     if let Some((_, handle)) = driver.timer.take() {
         clear_timeout(&handle);

@@ -56,6 +56,26 @@ for (const profile of ['ios', 'android']) {
       assert.equal(second.sim.count('getStorage'), 1);
     });
 
+    test('warm calls are answered at once with one frozen state, and never after it ended', async () => {
+      const { sim, client } = launch(world, profile);
+      const auth = client();
+      const first = await auth.ensureLogin();
+      const warm = await auth.ensureLogin();
+      const again = await auth.ensureLogin();
+      assert.equal(warm.token, first.token);
+      assert.equal(again, warm, 'the same state object, not a new one per call');
+      assert.ok(Object.isFrozen(again), 'callers cannot change what others receive');
+      // A revoked session found by a request: the next ensureLogin must not serve the old token.
+      await admin(world.url, '/admin/revoke-all', {});
+      assert.equal((await auth.request({ url: '/api/me' })).statusCode, 200);
+      const renewed = await auth.ensureLogin();
+      assert.notEqual(renewed.token, first.token);
+      await auth.logout();
+      const afterLogout = await auth.ensureLogin();
+      assert.notEqual(afterLogout.token, renewed.token);
+      assert.equal(sim.count('login'), 3);
+    });
+
     test('force: true logs in again and replaces the stored token', async () => {
       const { sim, client, storage } = launch(world, profile);
       const auth = client();
