@@ -41,7 +41,7 @@ impl BodyValue {
     pub fn matches(&self, other: &BodyValue) -> bool {
         let number = |v: &BodyValue| match v {
             BodyValue::Number(n) => Some(*n),
-            BodyValue::Text(t) => t.trim().parse::<f64>().ok(),
+            BodyValue::Text(t) => crate::core::json::parse_number(t.trim()),
         };
         self == other || matches!((number(self), number(other)), (Some(a), Some(b)) if a == b)
     }

@@ -61,12 +61,80 @@ impl Json {
     pub fn as_integer(&self) -> Option<i64> {
         let n = match self {
             Json::Number(n) => *n,
-            Json::String(s) => s.trim().parse::<f64>().ok()?,
+            Json::String(s) => parse_number(s.trim())?,
             _ => return None,
         };
         // 2^53: beyond it f64 no longer holds every integer.
         (n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_992.0).then_some(n as i64)
     }
+}
+
+/// A decimal number (`-12`, `+7200`, `1.5`, `2e3`) as f64, without std's float parser: its
+/// correctly rounded algorithms cost about 6 KB of wasm. Exact for integers up to 2^53, which is
+/// all this SDK reads (lifetimes, timestamps, codes); fractions are within a few ulps.
+pub fn parse_number(text: &str) -> Option<f64> {
+    const MAX_EXACT: u64 = 1_000_000_000_000_000_000;
+    let bytes = text.as_bytes();
+    let (negative, mut pos) = match bytes.first() {
+        Some(b'-') => (true, 1),
+        Some(b'+') => (false, 1),
+        _ => (false, 0),
+    };
+    let (mut mantissa, mut exponent, mut digits) = (0u64, 0i32, 0);
+    let mut in_fraction = false;
+    while let Some(&b) = bytes.get(pos) {
+        match b {
+            b'0'..=b'9' => {
+                digits += 1;
+                if mantissa < MAX_EXACT {
+                    mantissa = mantissa * 10 + u64::from(b - b'0');
+                    exponent -= i32::from(in_fraction);
+                } else {
+                    exponent += i32::from(!in_fraction); // digits past 19 only scale the value
+                }
+            }
+            b'.' if !in_fraction => in_fraction = true,
+            _ => break,
+        }
+        pos += 1;
+    }
+    if digits == 0 {
+        return None;
+    }
+    if matches!(bytes.get(pos), Some(b'e' | b'E')) {
+        pos += 1;
+        let exp_negative = match bytes.get(pos) {
+            Some(b'-') => {
+                pos += 1;
+                true
+            }
+            Some(b'+') => {
+                pos += 1;
+                false
+            }
+            _ => false,
+        };
+        let (mut exp, mut exp_digits) = (0i32, 0);
+        while let Some(&b @ b'0'..=b'9') = bytes.get(pos) {
+            exp = (exp * 10 + i32::from(b - b'0')).min(100_000);
+            exp_digits += 1;
+            pos += 1;
+        }
+        if exp_digits == 0 {
+            return None;
+        }
+        exponent += if exp_negative { -exp } else { exp };
+    }
+    if pos != bytes.len() {
+        return None;
+    }
+    if mantissa == 0 {
+        return Some(if negative { -0.0 } else { 0.0 });
+    }
+    let scale = 10f64.powi(exponent.unsigned_abs().min(400) as i32);
+    let magnitude = if exponent < 0 { mantissa as f64 / scale } else { mantissa as f64 * scale };
+    let value = if negative { -magnitude } else { magnitude };
+    value.is_finite().then_some(value)
 }
 
 struct Parser<'a> {
@@ -194,7 +262,7 @@ impl Parser<'_> {
             }
         }
         let text = self.bytes.get(start..self.pos).and_then(|b| core::str::from_utf8(b).ok());
-        match text.and_then(|t| t.parse::<f64>().ok()) {
+        match text.and_then(parse_number) {
             Some(n) if n.is_finite() => Ok(Json::Number(n)),
             _ => Err("invalid number"),
         }
@@ -298,6 +366,21 @@ pub fn write_string(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_parse_like_std_for_what_the_sdk_reads() {
+        for text in ["0", "-0", "7200", "+7200", "-40101", "1795356000000", "9007199254740992", "1e3", "2E+2", "0e400"]
+        {
+            assert_eq!(parse_number(text), text.parse::<f64>().ok(), "{text}");
+        }
+        for text in ["7200.5", "0.001", "1.5e-3", "12345678901234567890123", "3.14159265358979"] {
+            let (ours, std) = (parse_number(text).unwrap_or(f64::NAN), text.parse::<f64>().unwrap_or(0.0));
+            assert!((ours - std).abs() <= std.abs() * 1e-15, "{text}: {ours} vs {std}");
+        }
+        for text in ["", "-", ".", "1e", "1e+", "abc", "1.2.3", "1x", "inf", "NaN", "1e999", "--1"] {
+            assert_eq!(parse_number(text), None, "{text}");
+        }
+    }
 
     #[test]
     fn parses_the_documents_the_core_reads() {

@@ -2,7 +2,7 @@
 //! mapping WeChat's `errcode`s, passed through by the server, to typed errors.
 
 use super::error::SessionError;
-use super::json::Json;
+use super::json::{parse_number, Json};
 use super::token::Token;
 
 /// What the server's reply means for the login.
@@ -75,7 +75,7 @@ pub fn decode_login_reply(status: u16, body: &str, token_field: &[String], expir
     };
     let expires_in_s = match doc.get_path(expires_in_field) {
         Some(Json::Number(n)) => *n,
-        Some(Json::String(s)) => s.trim().parse::<f64>().unwrap_or(f64::NAN),
+        Some(Json::String(s)) => parse_number(s.trim()).unwrap_or(f64::NAN),
         _ => f64::NAN,
     };
     // Up to ten years; a non-positive or absurd lifetime is a server bug, not a session.
