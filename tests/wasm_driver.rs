@@ -105,3 +105,40 @@ async fn a_throwing_listener_does_not_break_the_session() {
     assert_eq!(field(&state, "token"), "t1");
     JsFuture::from(c.logout()).await.unwrap();
 }
+
+/// Logs in, then answers page requests as `answer` says (synchronously, inside the call).
+fn platform_answering_requests(answer: &str) -> JsValue {
+    platform(&format!(
+        "login(o) {{ setTimeout(() => o.success({{ code: 'c1' }}), 0); }},
+         request(o) {{
+             if (o.url.endsWith('/auth/login')) {{
+                 setTimeout(() => o.success({{ statusCode: 200, data: '{{\"token\":\"t1\",\"expiresIn\":60}}' }}), 0);
+                 return {{ abort() {{}} }};
+             }}
+             {answer}
+         }},"
+    ))
+}
+
+#[wasm_bindgen_test]
+async fn a_platform_answering_inside_the_call_or_twice_settles_each_request_once() {
+    let sync = platform_answering_requests("o.success({ statusCode: 200, data: { n: 1 } }); return { abort() {} };");
+    let c = client(&sync, r#"{"baseUrl":"https://api.test"}"#).unwrap();
+    let options = JSON::parse(r#"{"url":"/api/me"}"#).unwrap();
+    let response = JsFuture::from(c.request("request", options.clone())).await.unwrap();
+    assert_eq!(field(&response, "statusCode"), 200);
+    // The next request still works: nothing was left borrowed or half-recorded.
+    assert_eq!(field(&JsFuture::from(c.request("request", options)).await.unwrap(), "statusCode"), 200);
+
+    let twice = platform_answering_requests(
+        "o.success({ statusCode: 200, data: {} }); o.fail({ errMsg: 'request:fail late' }); o.success({ statusCode: 500 });",
+    );
+    let c = client(&twice, r#"{"baseUrl":"https://api.test"}"#).unwrap();
+    let response = JsFuture::from(c.request("request", JSON::parse(r#"{"url":"/api/me"}"#).unwrap())).await.unwrap();
+    assert_eq!(field(&response, "statusCode"), 200, "the first answer counts");
+
+    let throwing = platform_answering_requests("throw new Error('request exploded');");
+    let c = client(&throwing, r#"{"baseUrl":"https://api.test"}"#).unwrap();
+    let error = JsFuture::from(c.request("request", JSON::parse(r#"{"url":"/api/me"}"#).unwrap())).await.unwrap_err();
+    assert_eq!(field(&error, "errMsg"), "request exploded");
+}

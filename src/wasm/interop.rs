@@ -1,19 +1,59 @@
 //! Conversions between JavaScript values and the core's types, kept apart from the exported
 //! methods so the boundary's shape is visible in one place.
 
+use std::cell::RefCell;
+
 use js_sys::{Object, Reflect};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::core::config::{EXPIRED_WHEN_KEYS, OPTION_NAMES};
 use crate::core::{AuthHeader, BodyValue, ConfigInput, RequestSpec, SessionError, SessionEvent, SessionView};
 
-fn get(target: &JsValue, key: &str) -> JsValue {
-    Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+thread_local! {
+    /// The JavaScript strings of the property names used here, made once each: decoding a name
+    /// out of wasm memory on every access was a quarter of a request's cost (no TextDecoder on
+    /// devices, so the JS fallback decodes). Looked up by address: the names are literals.
+    static NAMES: RefCell<Vec<(&'static str, JsValue)>> = const { RefCell::new(Vec::new()) };
 }
 
-fn set(target: &Object, key: &str, value: JsValue) {
-    // Setting a property on a fresh plain object cannot fail.
-    let _ = Reflect::set(target, &JsValue::from_str(key), &value);
+fn with_name<R>(key: &'static str, use_name: impl FnOnce(&JsValue) -> R) -> R {
+    NAMES.with(|names| {
+        let mut names = names.borrow_mut();
+        let found = names.iter().position(|(name, _)| std::ptr::eq(*name, key));
+        let index = found.unwrap_or_else(|| {
+            names.push((key, JsValue::from_str(key)));
+            names.len() - 1
+        });
+        match names.get(index) {
+            Some((_, name)) => use_name(name),
+            None => use_name(&JsValue::from_str(key)),
+        }
+    })
+}
+
+fn get(target: &JsValue, key: &'static str) -> JsValue {
+    with_name(key, |name| get_value(target, name))
+}
+
+fn get_value(target: &JsValue, key: &JsValue) -> JsValue {
+    Reflect::get(target, key).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn set(target: &Object, key: &'static str, value: JsValue) {
+    with_name(key, |name| set_value(target, name, &value));
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// `Reflect.set` without js-sys's exception guard, which cost more than the assignment. Only
+    /// for objects this module made (plain, no setters), where it cannot throw.
+    #[wasm_bindgen(js_namespace = Reflect, js_name = set)]
+    fn set_own_property(target: &Object, key: &JsValue, value: &JsValue) -> bool;
+}
+
+fn set_value(target: &Object, key: &JsValue, value: &JsValue) {
+    set_own_property(target, key, value);
 }
 
 fn invalid(option: &str, reason: &str) -> SessionError {
@@ -24,7 +64,7 @@ fn invalid(option: &str, reason: &str) -> SessionError {
 /// `CONFIG_INVALID` naming `key` and saying what was `expected`.
 fn optional<T>(
     options: &JsValue,
-    key: &str,
+    key: &'static str,
     expected: &str,
     convert: impl Fn(&JsValue) -> Option<T>,
 ) -> Result<Option<T>, SessionError> {
@@ -35,15 +75,15 @@ fn optional<T>(
     convert(&value).map(Some).ok_or_else(|| invalid(key, expected))
 }
 
-fn string_option(options: &JsValue, key: &str) -> Result<Option<String>, SessionError> {
+fn string_option(options: &JsValue, key: &'static str) -> Result<Option<String>, SessionError> {
     optional(options, key, "must be a string", JsValue::as_string)
 }
 
-fn bool_option(options: &JsValue, key: &str) -> Result<Option<bool>, SessionError> {
+fn bool_option(options: &JsValue, key: &'static str) -> Result<Option<bool>, SessionError> {
     optional(options, key, "must be true or false", JsValue::as_bool)
 }
 
-fn number_option(options: &JsValue, key: &str) -> Result<Option<f64>, SessionError> {
+fn number_option(options: &JsValue, key: &'static str) -> Result<Option<f64>, SessionError> {
     optional(options, key, "must be a number", |v| v.as_f64().filter(|n| n.is_finite()))
 }
 
@@ -61,7 +101,7 @@ fn check_keys(value: &JsValue, known: &[&str], prefix: &str) -> Result<(), Sessi
 /// An array option, each item converted by `item`.
 fn list_option<T>(
     options: &JsValue,
-    key: &str,
+    key: &'static str,
     expected: &str,
     item: impl Fn(&JsValue) -> Option<T>,
 ) -> Result<Option<Vec<T>>, SessionError> {
@@ -184,7 +224,7 @@ pub fn event_to_js(event: &SessionEvent) -> JsValue {
 }
 
 /// A plain object with string-keyed entries.
-pub fn object(entries: &[(&str, JsValue)]) -> Object {
+pub fn object(entries: &[(&'static str, JsValue)]) -> Object {
     let out = Object::new();
     for (key, value) in entries {
         set(&out, key, value.clone());
@@ -192,11 +232,11 @@ pub fn object(entries: &[(&str, JsValue)]) -> Object {
     out
 }
 
-pub fn field(target: &JsValue, key: &str) -> JsValue {
+pub fn field(target: &JsValue, key: &'static str) -> JsValue {
     get(target, key)
 }
 
-pub fn set_field(target: &Object, key: &str, value: &JsValue) {
+pub fn set_field(target: &Object, key: &'static str, value: &JsValue) {
     set(target, key, value.clone());
 }
 
@@ -237,7 +277,7 @@ pub fn send_options(options: &JsValue, url: &str, auth: Option<&AuthHeader>, tim
         Object::new()
     };
     if let Some(auth) = auth {
-        set(&merged, &auth.name, auth.value.expose().into());
+        set_value(&merged, &JsValue::from_str(&auth.name), &auth.value.expose().into());
     }
     set(&copy, "header", merged.into());
     copy
@@ -258,7 +298,7 @@ pub fn body_code(data: &JsValue, path: &[String]) -> Option<BodyValue> {
         if !node.is_object() {
             return None;
         }
-        owned = get(node, key);
+        owned = get_value(node, &JsValue::from_str(key));
         node = &owned;
     }
     body_value(node)

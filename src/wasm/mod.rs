@@ -37,6 +37,12 @@ struct Driver {
     timer: Option<(Millis, JsValue)>,
     /// The one callback every timer calls; reused so no closure is leaked per timer.
     tick: Option<Closure<dyn FnMut()>>,
+    /// The one callback every send answers through, as `sent(op, ok, response)`: each send binds
+    /// its op to it (`Function.prototype.bind`), so no closure, promise or task is made per request.
+    /// `Fn`, not `FnMut`: a platform that answers synchronously re-enters it.
+    sent: Option<Closure<SentCallback>>,
+    /// Sends whose answer has not come yet; a second answer to the same op is ignored.
+    awaiting: Vec<OpId>,
     /// Pages' requests: the platform method (`request`, `uploadFile`, `downloadFile`) and options.
     requests: Vec<(WaiterId, &'static str, JsValue)>,
     /// Request tasks on the wire, for aborting them.
@@ -49,6 +55,9 @@ struct Driver {
 }
 
 type Shared = Rc<RefCell<Driver>>;
+
+/// `sent(op, ok, response)`: how a platform answer reaches the driver.
+type SentCallback = dyn Fn(u32, bool, JsValue);
 
 /// A login session client. JavaScript reaches it through the shim (`js/index.js`).
 #[wasm_bindgen]
@@ -72,6 +81,8 @@ impl Client {
             listener,
             timer: None,
             tick: None,
+            sent: None,
+            awaiting: Vec::new(),
             requests: Vec::new(),
             tasks: Vec::new(),
             answering: None,
@@ -87,6 +98,13 @@ impl Client {
             }
         });
         shared.borrow_mut().tick = Some(tick);
+        let weak: Weak<RefCell<Driver>> = Rc::downgrade(&shared);
+        let sent = Closure::<SentCallback>::new(move |op: u32, ok: bool, response: JsValue| {
+            if let Some(shared) = weak.upgrade() {
+                on_sent(&shared, OpId(op), ok, response);
+            }
+        });
+        shared.borrow_mut().sent = Some(sent);
         Ok(Client { shared })
     }
 
@@ -247,34 +265,53 @@ fn send(
     auth: Option<&crate::core::AuthHeader>,
     timeout_ms: u32,
 ) {
-    let (platform, found, body_field) = {
-        let driver = shared.borrow();
+    let (platform, found, callbacks) = {
+        let mut driver = shared.borrow_mut();
         let found =
             driver.requests.iter().find(|(w, _, _)| *w == waiter).map(|(_, kind, options)| (*kind, options.clone()));
-        (driver.platform.clone(), found, driver.core.config().requests.expired_body_field.clone())
+        let callbacks = driver.sent.as_ref().map(|sent| {
+            let sent: &Function = sent.as_ref().unchecked_ref();
+            let op_value = JsValue::from(op.0);
+            let bound = |ok: &JsValue| -> Function { sent.bind2(&JsValue::NULL, &op_value, ok).unchecked_into() };
+            (bound(&JsValue::TRUE), bound(&JsValue::FALSE))
+        });
+        driver.awaiting.push(op);
+        // A placeholder until the platform returns its task: it may answer before it returns.
+        driver.tasks.push((op, JsValue::UNDEFINED));
+        (driver.platform.clone(), found, callbacks)
     };
-    let Some((kind, options)) = found else { return };
-    let (task, reply) = platform::start_call(&platform, kind, interop::send_options(&options, url, auth, timeout_ms));
-    shared.borrow_mut().tasks.push((op, task));
-    let shared = Rc::clone(shared);
-    spawn_local(async move {
-        let (summary, response) = match reply.await {
-            Ok(response) => {
-                let summary = ResponseSummary {
-                    status: interop::field(&response, "statusCode").as_f64().map_or(0, |s| s as u16),
-                    body_code: body_field
-                        .as_ref()
-                        .and_then(|path| interop::body_code(&interop::field(&response, "data"), path)),
-                };
-                (Ok(summary), response)
-            }
-            Err(failure) => (Err(failure), JsValue::UNDEFINED),
+    let (Some((kind, options)), Some((success, fail))) = (found, callbacks) else { return };
+    let options = interop::send_options(&options, url, auth, timeout_ms);
+    let task = platform::call_with(&platform, kind, &options, &success, &fail);
+    let mut driver = shared.borrow_mut();
+    if let Some(entry) = driver.tasks.iter_mut().find(|(o, _)| *o == op) {
+        entry.1 = task;
+    }
+}
+
+/// The platform's answer to send `op` (through the bound `sent` callback).
+fn on_sent(shared: &Shared, op: OpId, ok: bool, response: JsValue) {
+    let body_field = {
+        let mut driver = shared.borrow_mut();
+        let Some(index) = driver.awaiting.iter().position(|o| *o == op) else { return };
+        driver.awaiting.swap_remove(index);
+        driver.core.config().requests.expired_body_field.clone()
+    };
+    let (summary, response) = if ok {
+        let summary = ResponseSummary {
+            status: interop::field(&response, "statusCode").as_f64().map_or(0, |s| s as u16),
+            body_code: body_field
+                .as_ref()
+                .and_then(|path| interop::body_code(&interop::field(&response, "data"), path)),
         };
-        take_task(&shared, op);
-        shared.borrow_mut().answering = Some((op, response));
-        answer(&shared, op, Outcome::Sent(summary));
-        shared.borrow_mut().answering = None;
-    });
+        (Ok(summary), response)
+    } else {
+        (Err(platform::failure_from("request", &response)), JsValue::UNDEFINED)
+    };
+    take_task(shared, op);
+    shared.borrow_mut().answering = Some((op, response));
+    answer(shared, op, Outcome::Sent(summary));
+    shared.borrow_mut().answering = None;
 }
 
 fn answer(shared: &Shared, op: OpId, outcome: Outcome) {

@@ -10,41 +10,40 @@ use crate::core::{login_request_body, Effect, HttpReply, LoginCode, Outcome, Pla
 
 /// Calls `platform[method](options)` with `success`/`fail` callbacks, as a future. A method that
 /// is missing or throws is a failure, never a hang or an exception.
-async fn call(platform: &JsValue, method: &str, options: Object) -> Result<JsValue, PlatformFailure> {
-    let (_task, answer) = start_call(platform, method, options);
-    answer.await
+async fn call(platform: &JsValue, method: &'static str, options: Object) -> Result<JsValue, PlatformFailure> {
+    let promise = Promise::new(&mut |resolve, reject| {
+        call_with(platform, method, &options, &resolve, &reject);
+    });
+    JsFuture::from(promise).await.map_err(|e| failure_from(method, &e))
 }
 
-/// Starts `platform[method](options)` now and returns what it returned (a request task, which
-/// can be aborted) with the future of its answer.
-pub fn start_call(
+/// Calls `platform[method](options)` with the given `success`/`fail` callbacks and returns what
+/// it returned (a request task, which can be aborted). A missing method, or one that throws, is
+/// answered through `fail`, so the caller always hears back exactly as from the platform.
+pub fn call_with(
     platform: &JsValue,
-    method: &str,
-    options: Object,
-) -> (JsValue, impl std::future::Future<Output = Result<JsValue, PlatformFailure>>) {
-    let mut task = JsValue::UNDEFINED;
-    let promise = match field(platform, method).dyn_into::<Function>() {
-        Ok(function) => Promise::new(&mut |resolve, reject| {
-            set_field(&options, "success", &resolve);
-            set_field(&options, "fail", &reject);
-            match function.call1(platform, &options) {
-                Ok(returned) => task = returned,
-                Err(thrown) => {
-                    let _ = reject.call1(&JsValue::UNDEFINED, &thrown);
-                }
-            }
-        }),
-        Err(_) => {
-            let failure = object(&[("errMsg", format!("{method} is not available on this platform").into())]);
-            Promise::reject(&failure.into())
-        }
+    method: &'static str,
+    options: &Object,
+    success: &Function,
+    fail: &Function,
+) -> JsValue {
+    set_field(options, "success", success);
+    set_field(options, "fail", fail);
+    let outcome = match field(platform, method).dyn_into::<Function>() {
+        Ok(function) => function.call1(platform, options),
+        Err(_) => Err(object(&[("errMsg", format!("{method} is not available on this platform").into())]).into()),
     };
-    let method = method.to_string();
-    (task, async move { JsFuture::from(promise).await.map_err(|e| failure_from(&method, &e)) })
+    match outcome {
+        Ok(task) => task,
+        Err(thrown) => {
+            let _ = fail.call1(&JsValue::UNDEFINED, &thrown);
+            JsValue::UNDEFINED
+        }
+    }
 }
 
 /// WeChat fails with `{ errMsg, errno? }`; a thrown `Error` has a `message`.
-fn failure_from(method: &str, error: &JsValue) -> PlatformFailure {
+pub fn failure_from(method: &str, error: &JsValue) -> PlatformFailure {
     let errmsg = field(error, "errMsg")
         .as_string()
         .or_else(|| field(error, "message").as_string())
