@@ -23,8 +23,13 @@ function createClient(options) {
   }
   if (platform === undefined && typeof wx !== 'undefined') platform = wx;
 
+  // The core's own answer for warm calls: { view, until } from readySession/readyUntil. It holds
+  // until `until`, and only while nothing else reaches the client and no event comes (the core's
+  // contract, held by a property test); so every other call and every event drops it.
+  let warm = null;
   const listeners = [];
   function emit(event) {
+    warm = null;
     for (const listener of listeners.slice()) {
       try {
         listener(event);
@@ -61,9 +66,15 @@ function createClient(options) {
     /** Resolves with { token, expiresAt }: the stored session, or a new one shared by all callers. */
     ensureLogin(loginOptions) {
       const force = Boolean(loginOptions && loginOptions.force);
-      // Warm path: the core says the session is ready now, so no waiter and no driver hop.
-      const warm = !force && loaded ? loaded.readySession() : undefined;
-      if (warm) return Promise.resolve(warm);
+      if (!force && loaded) {
+        if (warm && Date.now() < warm.until) return Promise.resolve(warm.view);
+        const view = loaded.readySession();
+        if (view) {
+          warm = { view, until: loaded.readyUntil() };
+          return Promise.resolve(view);
+        }
+      }
+      warm = null;
       if (loaded) return loaded.ensureLogin(force).catch(rethrow);
       return ready().then((c) => c.ensureLogin(force)).catch(rethrow);
     },
@@ -73,20 +84,24 @@ function createClient(options) {
      * Resolves with wx.request's success object; other HTTP statuses resolve too.
      */
     request(requestOptions) {
+      warm = null;
       // Once loaded, straight to the client: one promise hop less per request.
       if (loaded) return loaded.request('request', requestOptions).catch(rethrow);
       return ready().then((c) => c.request('request', requestOptions)).catch(rethrow);
     },
     /** wx.uploadFile with the same token and expiry handling. */
     uploadFile(uploadOptions) {
+      warm = null;
       return ready().then((c) => c.request('uploadFile', uploadOptions)).catch(rethrow);
     },
     /** wx.downloadFile with the same token and expiry handling. */
     downloadFile(downloadOptions) {
+      warm = null;
       return ready().then((c) => c.request('downloadFile', downloadOptions)).catch(rethrow);
     },
     /** Clears the session in memory and storage (resolved once storage is cleared); waiting callers reject LOGGED_OUT. */
     logout() {
+      warm = null;
       return ready().then((c) => c.logout()).catch(rethrow);
     },
     /** Calls listener({ type: 'login'|'logout'|'expired'|'storageFailed', ... }); returns unsubscribe. */

@@ -298,7 +298,7 @@ fn ready_session_answers_only_what_ensure_login_would_settle_at_once() {
     h.cold_login("tok-1", 7200);
     let view = h.core.ready_session(h.now).map(|v| (v.token.expose().to_string(), v.generation));
     assert_eq!(view.as_ref().map(|(token, _)| token.as_str()), Some("tok-1"));
-    assert_eq!(h.core.ready_generation(h.now), view.map(|(_, generation)| generation));
+    assert_eq!(h.core.ready_until(h.now).map(|(generation, _)| generation), view.map(|(_, generation)| generation));
     h.ensure(true);
     assert!(h.core.ready_session(h.now).is_none(), "a forced login is running");
     h.give_code("code-2");

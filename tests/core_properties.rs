@@ -139,8 +139,14 @@ fn run(steps: Vec<Step>, check_session: bool) -> Result<(), TestCaseError> {
     let mut waiters = Vec::new();
     let mut requests = Vec::new();
     let mut logouts = Vec::new();
+    // What a driver may cache from ready_until: valid until then unless a call or an event came.
+    let mut cached: Option<(u32, Millis)> = None;
 
     for step in steps {
+        let events_before = h.events.len();
+        if matches!(step, Step::Ensure { .. } | Step::Request { .. } | Step::Logout) {
+            cached = None;
+        }
         match step {
             Step::Ensure { force } => waiters.push(h.ensure(force)),
             Step::Request { trusted, get } => {
@@ -164,6 +170,14 @@ fn run(steps: Vec<Step>, check_session: bool) -> Result<(), TestCaseError> {
             Step::Advance { ms } => h.advance(ms),
         }
         watch.check(&h)?;
+        if h.events.len() != events_before {
+            cached = None;
+        }
+        if let Some((generation, until)) = cached.filter(|(_, until)| h.now < *until) {
+            let ready = h.core.ready_until(h.now);
+            prop_assert_eq!(ready, Some((generation, until)), "a cached ready session went stale silently");
+        }
+        cached = cached.filter(|(_, until)| h.now < *until).or_else(|| h.core.ready_until(h.now));
     }
 
     // Let everything finish: answer what is outstanding successfully, let timers run out.

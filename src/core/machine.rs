@@ -218,17 +218,18 @@ impl Core {
     /// storage has been read, it is valid, it was checked (or checks are off) and no login is
     /// running or forced. Lets the driver answer a warm call without a waiter or a promise hop.
     pub fn ready_session(&self, now: Millis) -> Option<SessionView> {
-        self.ready_generation(now).and_then(|_| self.session(now))
+        self.ready_until(now).and_then(|_| self.session(now))
     }
 
-    /// The generation of [`Core::ready_session`]'s session, without copying its token: enough
-    /// for a driver that kept the view of that generation.
-    pub fn ready_generation(&self, now: Millis) -> Option<u32> {
+    /// The generation of [`Core::ready_session`]'s session and until when it stays ready, without
+    /// copying its token. A driver may keep answering with that session until then, as long as it
+    /// makes no call into the core and the core emits no event: only those change readiness.
+    pub fn ready_until(&self, now: Millis) -> Option<(u32, Millis)> {
         let settled_at_once = self.flight == Flight::Idle
             && !self.force_requested
             && self.store == StoreState::Ready
             && self.session_checked;
-        self.session.as_ref().filter(|s| settled_at_once && now < s.stale_at).map(|s| s.generation)
+        self.session.as_ref().filter(|s| settled_at_once && now < s.stale_at).map(|s| (s.generation, s.stale_at))
     }
 
     /// Whether a login (or its `wx.checkSession`) is running.

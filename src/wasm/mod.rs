@@ -122,7 +122,7 @@ impl Client {
     pub fn ready_session(&self) -> JsValue {
         let mut driver = self.shared.borrow_mut();
         let now = now();
-        let Some(ready) = driver.core.ready_generation(now) else { return JsValue::UNDEFINED };
+        let Some((ready, _)) = driver.core.ready_until(now) else { return JsValue::UNDEFINED };
         match &driver.warm_view {
             Some((generation, js)) if *generation == ready => js.clone(),
             _ => {
@@ -133,6 +133,13 @@ impl Client {
                 js
             }
         }
+    }
+
+    /// Until when (ms since the epoch) `readySession` keeps answering with its session, as long as
+    /// no other method is called and no event is emitted; 0 when it has no answer now.
+    #[wasm_bindgen(js_name = readyUntil)]
+    pub fn ready_until(&self) -> f64 {
+        self.shared.borrow().core.ready_until(now()).map_or(0.0, |(_, until)| until as f64)
     }
 
     /// Clears the session in memory and in storage; resolves once storage is cleared.

@@ -57,7 +57,7 @@ for (const profile of ['ios', 'android']) {
     });
 
     test('warm calls are answered at once with one frozen state, and never after it ended', async () => {
-      const { sim, client } = launch(world, profile);
+      const { sim, client, clock } = launch(world, profile);
       const auth = client();
       const first = await auth.ensureLogin();
       const warm = await auth.ensureLogin();
@@ -74,6 +74,12 @@ for (const profile of ['ios', 'android']) {
       const afterLogout = await auth.ensureLogin();
       assert.notEqual(afterLogout.token, renewed.token);
       assert.equal(sim.count('login'), 3);
+      // Time alone ends a warm answer too: past the expiry margin the next call logs in.
+      await auth.ensureLogin();
+      clock.jump(2 * 3600 * 1000);
+      const { value: afterExpiry } = await settle(auth.ensureLogin(), clock);
+      assert.notEqual(afterExpiry.token, afterLogout.token);
+      assert.equal(sim.count('login'), 4);
     });
 
     test('force: true logs in again and replaces the stored token', async () => {
