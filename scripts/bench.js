@@ -10,6 +10,7 @@ const zlib = require('zlib');
 const { createServer } = require('../dev-server/server.js');
 const { createSimulator } = require('../tests/simulator/simulator.js');
 const { SimStorage } = require('../tests/simulator/storage.js');
+const run = require('util').promisify(require('child_process').execFile);
 
 const root = path.join(__dirname, '..');
 const STARTUP_RUNS = Number(process.env.BENCH_STARTUP_RUNS || 30);
@@ -114,25 +115,18 @@ const DRIVERS = {
   },
 };
 
-async function main() {
-  const server = createServer({ peerProtocols: true });
-  const url = await server.listen();
+// One SDK, measured in a process of its own (so no SDK runs on a JIT warmed or a heap filled by
+// another), against the one developer server the parent started.
+async function measure(name, url) {
+  const driver = DRIVERS[name];
+  const row = { shipped: shippedBytes(name) };
   const appDir = makeBenchApp();
   let openidCount = 0;
-  const newSim = (storage = new SimStorage()) => createSimulator({ appDir, serverUrl: url, profile: 'ios', storage, openid: `o-bench-${++openidCount}` });
+  const newSim = (storage = new SimStorage()) => createSimulator({ appDir, serverUrl: url, profile: 'ios', storage, openid: `o-bench-${name}-${++openidCount}` });
   const adminPost = (route) => fetch(url + route, { method: 'POST', body: '{}' });
-  const results = {};
+  const stats = () => fetch(`${url}/admin/stats`).then((res) => res.json());
 
-  for (const name of Object.keys(PEERS)) {
-    const driver = DRIVERS[name];
-    const row = { shipped: shippedBytes(name) };
-    results[name] = row;
-
-    if (!driver.client) {
-      row.note = "login not driven: it logs in against ifanr's cloud (hserve API), which the developer server does not emulate";
-      continue;
-    }
-
+  if (driver.client) {
     // Warm ensureLogin with a valid stored session.
     {
       const sim = newSim();
@@ -153,14 +147,15 @@ async function main() {
     {
       const sim = newSim();
       const client = driver.client(sim, url);
-      const exchangesBefore = server.state.stats.code2Session;
+      const exchangesBefore = (await stats()).code2Session;
       const t0 = Date.now();
       const outcomes = await Promise.allSettled(Array.from({ length: CALLERS }, () => client.ensureLogin()));
+      const wallMs = Date.now() - t0;
       row.cold = {
         wxLogin: sim.count('login'),
-        exchanges: server.state.stats.code2Session - exchangesBefore,
+        exchanges: (await stats()).code2Session - exchangesBefore,
         failures: outcomes.filter((o) => o.status === 'rejected').length,
-        wallMs: Date.now() - t0,
+        wallMs,
       };
     }
 
@@ -211,32 +206,45 @@ async function main() {
       }
       row.throughput = { sdkPerSecond: Math.round(median(sdkRates)), rawPerSecond: Math.round(median(rawRates)), ratio: round(median(sdkRates) / median(rawRates)) };
     }
+  } else {
+    row.note = "login not driven: it logs in against ifanr's cloud (hserve API), which the developer server does not emulate";
   }
 
-  // Start-up last, for every SDK in turn: dozens of fresh runtimes (and wasm memories) would
-  // otherwise weigh on the phases measured after them.
-  for (const name of Object.keys(PEERS)) {
-    const driver = DRIVERS[name];
-    const row = results[name];
-    // Module load plus wasm instantiate (for us), in a fresh runtime each time.
-    const startups = [];
-    try {
-      for (let i = 0; i < STARTUP_RUNS; i++) {
-        const sim = newSim();
-        const t0 = process.hrtime.bigint();
-        await driver.load(sim);
-        startups.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      }
-      row.startupMs = round(median(startups));
-    } catch (error) {
-      row.startupMs = null;
-      row.startupError = error.message;
+  // Start-up last: dozens of fresh runtimes (and wasm memories) would weigh on what follows.
+  // Module load plus wasm instantiate (for us), in a fresh runtime each time.
+  const startups = [];
+  try {
+    for (let i = 0; i < STARTUP_RUNS; i++) {
+      const sim = newSim();
+      const t0 = process.hrtime.bigint();
+      await driver.load(sim);
+      startups.push(Number(process.hrtime.bigint() - t0) / 1e6);
     }
-    if (row.startupError) row.note = `its npm entry does not load in the mini-program runtime (${row.startupError}); ${row.note}`;
+    row.startupMs = round(median(startups));
+  } catch (error) {
+    row.startupMs = null;
+    row.startupError = error.message;
   }
-
-  await server.close();
+  if (row.startupError) row.note = `its npm entry does not load in the mini-program runtime (${row.startupError}); ${row.note}`;
   fs.rmSync(appDir, { recursive: true, force: true });
+  return row;
+}
+
+async function main() {
+  if (process.argv[2] === '--measure') {
+    const row = await measure(process.argv[3], process.argv[4]);
+    process.stdout.write(JSON.stringify(row));
+    process.exit(0);
+  }
+  const server = createServer({ peerProtocols: true });
+  const url = await server.listen();
+  const results = {};
+  for (const name of Object.keys(PEERS)) {
+    console.error(`[bench] measuring ${name}…`);
+    const { stdout } = await run(process.execPath, [__filename, '--measure', name, url]);
+    results[name] = JSON.parse(stdout);
+  }
+  await server.close();
   report(results);
 }
 
