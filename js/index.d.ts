@@ -58,21 +58,11 @@ export interface Platform {
     success(res: { statusCode: number; data: unknown; header?: Record<string, string> }): void;
     fail(err: PlatformError): void;
   }): unknown;
-  uploadFile?(options: {
-    url: string;
-    filePath: string;
-    name: string;
-    header?: Record<string, string>;
-    formData?: Record<string, string>;
-    timeout?: number;
+  uploadFile?(options: UploadOptions & {
     success(res: { statusCode: number; data: string }): void;
     fail(err: PlatformError): void;
   }): unknown;
-  downloadFile?(options: {
-    url: string;
-    header?: Record<string, string>;
-    filePath?: string;
-    timeout?: number;
+  downloadFile?(options: DownloadOptions & {
     success(res: { statusCode: number; tempFilePath: string; filePath?: string }): void;
     fail(err: PlatformError): void;
   }): unknown;

@@ -24,15 +24,24 @@ async function codeFor(url, openid = 'o-world') {
   return (await (await fetch(`${url}/mock-wechat/login?openid=${openid}`)).json()).code;
 }
 
+// Runs `use` against a fresh developer server, closing it whatever happens.
+async function withServer(options, use) {
+  const server = createServer(options);
+  const url = await server.listen();
+  try {
+    return await use(url, server);
+  } finally {
+    await server.close();
+  }
+}
+
 async function me(url, token) {
   return (await fetch(`${url}/api/me`, { headers: { authorization: `Bearer ${token}` } })).status;
 }
 
 describe('developer server and mock WeChat', () => {
   test('a code is exchanged once: reuse answers 40163, an unknown code 40029, each with its status', async () => {
-    const server = createServer();
-    const url = await server.listen();
-    try {
+    await withServer({}, async (url) => {
       const code = await codeFor(url);
       const first = await post(`${url}/auth/login`, { code });
       assert.equal(first.status, 200);
@@ -43,71 +52,51 @@ describe('developer server and mock WeChat', () => {
       assert.deepEqual([reused.status, reused.body.errcode], [400, 40163]);
       const unknown = await post(`${url}/auth/login`, { code: 'never-issued' });
       assert.deepEqual([unknown.status, unknown.body.errcode], [400, 40029]);
-    } finally {
-      await server.close();
-    }
+    });
   });
 
   test('run for DevTools, the mock takes a code it did not issue, still only once', async () => {
-    const server = createServer({ acceptDeviceCodes: true });
-    const url = await server.listen();
-    try {
+    await withServer({ acceptDeviceCodes: true }, async (url) => {
       const first = await post(`${url}/auth/login`, { code: 'from-devtools-wx-login' });
       assert.equal(first.status, 200);
       const reused = await post(`${url}/auth/login`, { code: 'from-devtools-wx-login' });
       assert.deepEqual([reused.status, reused.body.errcode], [400, 40163]);
-    } finally {
-      await server.close();
-    }
+    });
   });
 
   test('a code older than five minutes is refused with 40029', async () => {
     const clock = createFakeClock();
-    const server = createServer({ now: clock.now });
-    const url = await server.listen();
-    try {
+    await withServer({ now: clock.now }, async (url) => {
       const code = await codeFor(url);
       clock.jump(5 * 60 * 1000 + 1);
       const late = await post(`${url}/auth/login`, { code });
       assert.deepEqual([late.status, late.body.errcode], [400, 40029]);
-    } finally {
-      await server.close();
-    }
+    });
   });
 
   test('WeChat errcodes pass through with the statuses of DESIGN.md', async () => {
-    const server = createServer();
-    const url = await server.listen();
-    try {
+    await withServer({}, async (url) => {
       for (const [errcode, status] of [[-1, 503], [40029, 400], [40163, 400], [45011, 429], [40226, 403]]) {
         await admin(url, '/admin/wechat-error', { errcode });
         const reply = await post(`${url}/auth/login`, { code: await codeFor(url) });
         assert.deepEqual([reply.status, reply.body.errcode], [status, errcode]);
         assert.equal(typeof reply.body.errmsg, 'string');
       }
-    } finally {
-      await server.close();
-    }
+    });
   });
 
   test('the mock rate-limits a user past 100 exchanges a minute with 45011', async () => {
-    const server = createServer();
-    const url = await server.listen();
-    try {
+    await withServer({}, async (url) => {
       for (let i = 0; i < 100; i++) assert.equal((await post(`${url}/auth/login`, { code: await codeFor(url, 'o-busy') })).status, 200);
       const limited = await post(`${url}/auth/login`, { code: await codeFor(url, 'o-busy') });
       assert.deepEqual([limited.status, limited.body.errcode], [429, 45011]);
       assert.equal((await post(`${url}/auth/login`, { code: await codeFor(url, 'o-calm') })).status, 200, 'other users are not limited');
-    } finally {
-      await server.close();
-    }
+    });
   });
 
   test('tokens expire after the lifetime set by admin; revoke-all ends every session', async () => {
     const clock = createFakeClock();
-    const server = createServer({ now: clock.now });
-    const url = await server.listen();
-    try {
+    await withServer({ now: clock.now }, async (url) => {
       assert.equal((await admin(url, '/admin/token-lifetime', { seconds: 60 })).ok, true);
       const { body } = await post(`${url}/auth/login`, { code: await codeFor(url) });
       assert.equal(body.expiresIn, 60);
@@ -118,22 +107,16 @@ describe('developer server and mock WeChat', () => {
       await admin(url, '/admin/revoke-all', {});
       assert.equal(await me(url, second), 401);
       assert.equal((await admin(url, '/admin/token-lifetime', { seconds: -1 })).errmsg, 'seconds must be a positive integer');
-    } finally {
-      await server.close();
-    }
+    });
   });
 
   test('an injected API error answers the next call only', async () => {
-    const server = createServer();
-    const url = await server.listen();
-    try {
+    await withServer({}, async (url) => {
       const { token } = (await post(`${url}/auth/login`, { code: await codeFor(url) })).body;
       await admin(url, '/admin/inject-api', { status: 500 });
       assert.equal(await me(url, token), 500);
       assert.equal(await me(url, token), 200);
-    } finally {
-      await server.close();
-    }
+    });
   });
 
   test('users and sessions survive a restart; the data file holds no token', async () => {
@@ -182,9 +165,7 @@ describe('simulator', () => {
   });
 
   test('wx.request: real HTTP, at most 10 in flight, the rest queued; every call on the timeline', async () => {
-    const server = createServer();
-    const url = await server.listen();
-    try {
+    await withServer({}, async (url) => {
       const { token } = (await post(`${url}/auth/login`, { code: await codeFor(url) })).body;
       const sim = createSimulator({ appDir: tempDir('sim-app'), serverUrl: url, profile: 'ios' });
       const answers = Array.from({ length: 15 }, () => new Promise((resolve, reject) => sim.wx.request({
@@ -198,15 +179,11 @@ describe('simulator', () => {
       assert.deepEqual((await Promise.all(answers)).map((r) => r.statusCode), Array(15).fill(200));
       assert.equal(sim.count('request'), 15);
       assert.match(sim.formatTimeline(), /request GET http:\/\/127\.0\.0\.1:\d+\/api\/slow/);
-    } finally {
-      await server.close();
-    }
+    });
   });
 
   test('wx.login gives a fresh one-time code; injected faults fail or hang it', async () => {
-    const server = createServer();
-    const url = await server.listen();
-    try {
+    await withServer({}, async (url) => {
       const sim = createSimulator({ appDir: tempDir('sim-app'), serverUrl: url, profile: 'android' });
       const login = () => new Promise((resolve) => sim.wx.login({ success: resolve, fail: resolve }));
       const [a, b] = [await login(), await login()];
@@ -219,9 +196,7 @@ describe('simulator', () => {
       sim.wx.login({ complete: () => { answered = true; } });
       await new Promise((resolve) => setTimeout(resolve, 20));
       assert.equal(answered, false);
-    } finally {
-      await server.close();
-    }
+    });
   });
 
   test('WXWebAssembly.instantiate takes only a package path to a .wasm or .wasm.br file', async () => {
