@@ -62,6 +62,19 @@ function createClient(options) {
     return client;
   }
 
+  // Every call but a warm ensureLogin goes through here: it drops the warm answer right before
+  // the client sees the call (which may change what is ready), straight away once the wasm is in.
+  function call(use) {
+    if (loaded) {
+      warm = null;
+      return use(loaded).catch(rethrow);
+    }
+    return ready().then((c) => {
+      warm = null;
+      return use(c);
+    }).catch(rethrow);
+  }
+
   return {
     /** Resolves with { token, expiresAt }: the stored session, or a new one shared by all callers. */
     ensureLogin(loginOptions) {
@@ -74,9 +87,7 @@ function createClient(options) {
           return Promise.resolve(view);
         }
       }
-      warm = null;
-      if (loaded) return loaded.ensureLogin(force).catch(rethrow);
-      return ready().then((c) => c.ensureLogin(force)).catch(rethrow);
+      return call((c) => c.ensureLogin(force));
     },
     /**
      * wx.request with the session: waits for the login state, attaches the token (to baseUrl's
@@ -84,25 +95,19 @@ function createClient(options) {
      * Resolves with wx.request's success object; other HTTP statuses resolve too.
      */
     request(requestOptions) {
-      warm = null;
-      // Once loaded, straight to the client: one promise hop less per request.
-      if (loaded) return loaded.request('request', requestOptions).catch(rethrow);
-      return ready().then((c) => c.request('request', requestOptions)).catch(rethrow);
+      return call((c) => c.request('request', requestOptions));
     },
     /** wx.uploadFile with the same token and expiry handling. */
     uploadFile(uploadOptions) {
-      warm = null;
-      return ready().then((c) => c.request('uploadFile', uploadOptions)).catch(rethrow);
+      return call((c) => c.request('uploadFile', uploadOptions));
     },
     /** wx.downloadFile with the same token and expiry handling. */
     downloadFile(downloadOptions) {
-      warm = null;
-      return ready().then((c) => c.request('downloadFile', downloadOptions)).catch(rethrow);
+      return call((c) => c.request('downloadFile', downloadOptions));
     },
     /** Clears the session in memory and storage (resolved once storage is cleared); waiting callers reject LOGGED_OUT. */
     logout() {
-      warm = null;
-      return ready().then((c) => c.logout()).catch(rethrow);
+      return call((c) => c.logout());
     },
     /** Calls listener({ type: 'login'|'logout'|'expired'|'storageFailed', ... }); returns unsubscribe. */
     onChange(listener) {

@@ -41,8 +41,9 @@ struct Driver {
     /// its op to it (`Function.prototype.bind`), so no closure, promise or task is made per request.
     /// `Fn`, not `FnMut`: a platform that answers synchronously re-enters it.
     sent: Option<Closure<SentCallback>>,
-    /// Sends whose answer has not come yet; a second answer to the same op is ignored.
-    awaiting: Vec<OpId>,
+    /// Sends whose answer has not come yet, with their platform method; a second answer to the
+    /// same op is ignored.
+    awaiting: Vec<(OpId, &'static str)>,
     /// Pages' requests: the platform method (`request`, `uploadFile`, `downloadFile`) and options.
     requests: Vec<(WaiterId, &'static str, JsValue)>,
     /// Request tasks on the wire, for aborting them.
@@ -272,7 +273,7 @@ fn send(
     auth: Option<&crate::core::AuthHeader>,
     timeout_ms: u32,
 ) {
-    let (platform, found, callbacks) = {
+    let (platform, kind, options, success, fail) = {
         let mut driver = shared.borrow_mut();
         let found =
             driver.requests.iter().find(|(w, _, _)| *w == waiter).map(|(_, kind, options)| (*kind, options.clone()));
@@ -282,12 +283,12 @@ fn send(
             let bound = |ok: &JsValue| -> Function { sent.bind2(&JsValue::NULL, &op_value, ok).unchecked_into() };
             (bound(&JsValue::TRUE), bound(&JsValue::FALSE))
         });
-        driver.awaiting.push(op);
+        let (Some((kind, options)), Some((success, fail))) = (found, callbacks) else { return };
+        driver.awaiting.push((op, kind));
         // A placeholder until the platform returns its task: it may answer before it returns.
         driver.tasks.push((op, JsValue::UNDEFINED));
-        (driver.platform.clone(), found, callbacks)
+        (driver.platform.clone(), kind, options, success, fail)
     };
-    let (Some((kind, options)), Some((success, fail))) = (found, callbacks) else { return };
     let options = interop::send_options(&options, url, auth, timeout_ms);
     let task = platform::call_with(&platform, kind, &options, &success, &fail);
     let mut driver = shared.borrow_mut();
@@ -298,11 +299,11 @@ fn send(
 
 /// The platform's answer to send `op` (through the bound `sent` callback).
 fn on_sent(shared: &Shared, op: OpId, ok: bool, response: JsValue) {
-    let body_field = {
+    let (kind, body_field) = {
         let mut driver = shared.borrow_mut();
-        let Some(index) = driver.awaiting.iter().position(|o| *o == op) else { return };
-        driver.awaiting.swap_remove(index);
-        driver.core.config().requests.expired_body_field.clone()
+        let Some(index) = driver.awaiting.iter().position(|(o, _)| *o == op) else { return };
+        let (_, kind) = driver.awaiting.swap_remove(index);
+        (kind, driver.core.config().requests.expired_body_field.clone())
     };
     let (summary, response) = if ok {
         let summary = ResponseSummary {
@@ -313,7 +314,7 @@ fn on_sent(shared: &Shared, op: OpId, ok: bool, response: JsValue) {
         };
         (Ok(summary), response)
     } else {
-        (Err(platform::failure_from("request", &response)), JsValue::UNDEFINED)
+        (Err(platform::failure_from(kind, &response)), JsValue::UNDEFINED)
     };
     take_task(shared, op);
     shared.borrow_mut().answering = Some((op, response));
