@@ -142,3 +142,21 @@ async fn a_platform_answering_inside_the_call_or_twice_settles_each_request_once
     let error = JsFuture::from(c.request("request", JSON::parse(r#"{"url":"/api/me"}"#).unwrap())).await.unwrap_err();
     assert_eq!(field(&error, "errMsg"), "request exploded");
 }
+
+#[wasm_bindgen_test]
+async fn a_getter_in_the_options_may_call_the_client_again() {
+    let p = platform_answering_requests("o.success({ statusCode: 200, data: {} }); return { abort() {} };");
+    let client_js: JsValue = client(&p, r#"{"baseUrl":"https://api.test"}"#).unwrap().into();
+    // Reading `url` makes another request: the driver is mid-read of these options then.
+    let options = Function::new_with_args(
+        "client",
+        "return { get url() { this.inner = client.request('request', { url: '/api/inner' }); return '/api/me'; } };",
+    )
+    .call1(&JsValue::NULL, &client_js)
+    .unwrap();
+    let request: Function = field(&client_js, "request").dyn_into().unwrap();
+    let outer = request.call2(&client_js, &"request".into(), &options).unwrap();
+    assert_eq!(field(&JsFuture::from(js_sys::Promise::from(outer)).await.unwrap(), "statusCode"), 200);
+    let inner = js_sys::Promise::from(field(&options, "inner"));
+    assert_eq!(field(&JsFuture::from(inner).await.unwrap(), "statusCode"), 200);
+}

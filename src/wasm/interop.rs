@@ -19,12 +19,16 @@ thread_local! {
 
 fn with_name<R>(key: &'static str, use_name: impl FnOnce(&JsValue) -> R) -> R {
     NAMES.with(|names| {
-        let mut names = names.borrow_mut();
-        let found = names.iter().position(|(name, _)| std::ptr::eq(*name, key));
-        let index = found.unwrap_or_else(|| {
-            names.push((key, JsValue::from_str(key)));
-            names.len() - 1
-        });
+        // `use_name` may run a page's getter that calls back into the client and so here: the
+        // inner call, finding the cache borrowed, makes its name afresh instead of panicking.
+        let Ok(mut names) = names.try_borrow_mut() else { return use_name(&JsValue::from_str(key)) };
+        let index = match names.iter().position(|(name, _)| std::ptr::eq(*name, key)) {
+            Some(index) => index,
+            None => {
+                names.push((key, JsValue::from_str(key)));
+                names.len() - 1
+            }
+        };
         match names.get(index) {
             Some((_, name)) => use_name(name),
             None => use_name(&JsValue::from_str(key)),
