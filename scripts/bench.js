@@ -1,7 +1,7 @@
 'use strict';
 // npm run bench: mp-session side by side with wafer2-client-sdk (Tencent) and minapp-sdk (ifanr),
 // each driven through its own public API in the same simulator against the same developer server,
-// in one run. Prints one table and writes it as JSON to bench/results/. Ratios are what we quote;
+// in one run (each SDK in a Node process of its own). Prints one table and writes it as JSON to bench/results/. Ratios are what we quote;
 // absolute times depend on the machine.
 const fs = require('fs');
 const os = require('os');
@@ -50,18 +50,19 @@ function shippedBytes(name) {
   return { raw, brotli };
 }
 
-// One mini-program directory holding all three SDKs under miniprogram_npm/, as 构建 npm lays out.
-function makeBenchApp() {
+// A mini-program directory holding SDK `name` under miniprogram_npm/, as 构建 npm lays it out.
+function makeBenchApp(name) {
   const appDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-session-bench-'));
-  for (const [name, { dir, files }] of Object.entries(PEERS)) {
-    for (const file of listFiles(dir).filter(files)) {
-      const target = path.join(appDir, 'miniprogram_npm', name, file);
-      fs.mkdirSync(path.dirname(target), { recursive: true });
-      fs.copyFileSync(path.join(dir, file), target);
-    }
+  const { dir, files } = PEERS[name];
+  for (const file of listFiles(dir).filter(files)) {
+    const target = path.join(appDir, 'miniprogram_npm', name, file);
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.copyFileSync(path.join(dir, file), target);
   }
-  // minapp-sdk's package.json main points into lib/; our simulator resolves <name>/index.js.
-  fs.writeFileSync(path.join(appDir, 'miniprogram_npm', 'minapp-sdk', 'index.js'), "module.exports = require('./lib/index.js');\n");
+  if (name === 'minapp-sdk') {
+    // Its package.json main points into lib/; our simulator resolves <name>/index.js.
+    fs.writeFileSync(path.join(appDir, 'miniprogram_npm', name, 'index.js'), "module.exports = require('./lib/index.js');\n");
+  }
   return appDir;
 }
 
@@ -121,7 +122,7 @@ const DRIVERS = {
 async function measure(name, url) {
   const driver = DRIVERS[name];
   const row = { shipped: shippedBytes(name) };
-  const appDir = makeBenchApp();
+  const appDir = makeBenchApp(name);
   let openidCount = 0;
   const newSim = (storage = new SimStorage()) => createSimulator({ appDir, serverUrl: url, profile: 'ios', storage, openid: `o-bench-${name}-${++openidCount}` });
   const adminPost = (route) => fetch(url + route, { method: 'POST', body: '{}' });
