@@ -8,7 +8,7 @@
 const crypto = require('crypto');
 const Datastore = require('@seald-io/nedb');
 
-const hashToken = (token) => crypto.createHash('sha256').update(token).digest('hex');
+const sha256 = (text) => crypto.createHash('sha256').update(text).digest('hex');
 
 class SessionStore {
   // `dir` holds users.db and sessions.db; without it everything stays in memory.
@@ -33,19 +33,19 @@ class SessionStore {
   async userFor(openid) {
     const existing = await this.users.findOneAsync({ openid });
     if (existing) return existing;
-    const userId = crypto.createHash('sha256').update(openid).digest('hex').slice(0, 12);
+    const userId = sha256(openid).slice(0, 12);
     return this.users.insertAsync({ openid, userId, createdAt: this.now() });
   }
 
   async createSession(token, { openid, sessionKey, lifetimeS }) {
     const expiresAt = this.now() + lifetimeS * 1000;
-    await this.sessions.insertAsync({ tokenHash: hashToken(token), openid, sessionKey, expiresAt });
+    await this.sessions.insertAsync({ tokenHash: sha256(token), openid, sessionKey, expiresAt });
     return expiresAt;
   }
 
   // The live session of `token`, or null when unknown or expired (an expired one is deleted).
   async sessionOf(token) {
-    const session = await this.sessions.findOneAsync({ tokenHash: hashToken(token) });
+    const session = await this.sessions.findOneAsync({ tokenHash: sha256(token) });
     if (!session) return null;
     if (session.expiresAt <= this.now()) {
       await this.sessions.removeAsync({ _id: session._id });
@@ -69,4 +69,4 @@ class SessionStore {
   }
 }
 
-module.exports = { SessionStore, hashToken };
+module.exports = { SessionStore };
