@@ -1,49 +1,46 @@
 'use strict';
 // Loads the wasm once per app. Inside a mini-program, WXWebAssembly.instantiate takes a path in
-// the code package (not bytes); under Node (tests, tools) the bytes are read from beside this file.
+// the code package (not bytes). This file references no Node module, process or __dirname: Taro's
+// webpack and uni-app's Vite bundle it and would try to resolve them. Under Node the package's
+// `node` export (js/node/index.js) installs an instantiate that reads the bytes instead.
 // wasm-bindgen's own loader is not used: it needs fetch/WebAssembly, which mini-programs lack.
 
 const createBindings = require('./mp_session_glue.js');
 const text = require('./text.js');
 
 const WASM_FILE = 'mp_session_bg.wasm.br';
-// Where WeChat DevTools' "构建 npm" puts the package's miniprogram directory.
+// Where WeChat DevTools' "构建 npm" puts the package's miniprogram directory, and where the Taro
+// and Vite plugins (mp-session/taro, mp-session/vite) emit the wasm in a framework's build output.
 const DEFAULT_WASM_PATH = '/miniprogram_npm/mp-session/' + WASM_FILE;
 
+function instantiateInMiniProgram(wasmPath, imports) {
+  if (typeof WXWebAssembly === 'undefined') {
+    return Promise.reject(new Error('WXWebAssembly is not available (it needs base library >= 2.13.0)'));
+  }
+  // The official typings say an Instance; real devices give { instance, module }: accept both.
+  return WXWebAssembly.instantiate(wasmPath, imports)
+    .then((result) => (result && result.instance ? result.instance : result));
+}
+
+let instantiate = instantiateInMiniProgram;
 let loading = null;
 
-function isNode() {
-  return typeof process === 'object' && process !== null && Boolean(process.versions && process.versions.node) &&
-    typeof module === 'object' && typeof module.require === 'function';
-}
-
-function instantiateInNode(wasmPath, imports) {
-  const fs = module.require('fs');
-  const path = module.require('path');
-  const file = wasmPath && fs.existsSync(wasmPath) ? wasmPath : path.join(__dirname, WASM_FILE);
-  let bytes = fs.readFileSync(file);
-  if (file.endsWith('.br')) bytes = module.require('zlib').brotliDecompressSync(bytes);
-  return WebAssembly.instantiate(bytes, imports).then((result) => result.instance);
-}
-
-function instantiate(wasmPath, imports) {
-  if (typeof WXWebAssembly !== 'undefined') {
-    // The official typings say an Instance; real devices give { instance, module }: accept both.
-    return WXWebAssembly.instantiate(wasmPath || DEFAULT_WASM_PATH, imports)
-      .then((result) => (result && result.instance ? result.instance : result));
-  }
-  if (typeof WebAssembly !== 'undefined' && isNode()) return instantiateInNode(wasmPath, imports);
-  return Promise.reject(new Error('neither WXWebAssembly (base library >= 2.13.0) nor WebAssembly is available'));
+// Replaces how the wasm is instantiated: (wasmPath, imports) → Promise<Instance>. For runtimes that
+// are not a mini-program (Node, Bun); call it before the first client is used.
+function useInstantiate(fn) {
+  instantiate = fn;
+  loading = null;
 }
 
 // Resolves with the wasm-bindgen exports (the Client class). The first successful load is shared;
 // a failed one may be retried by a later call.
 function loadBindings(wasmPath) {
+  const where = wasmPath || DEFAULT_WASM_PATH;
   if (!loading) {
     loading = Promise.resolve()
       .then(() => {
         const bindings = createBindings(text.TextEncoder, text.TextDecoder);
-        return instantiate(wasmPath, bindings.__wbg_get_imports()).then((instance) => {
+        return instantiate(where, bindings.__wbg_get_imports()).then((instance) => {
           bindings.__wbg_finalize_init(instance);
           return bindings;
         });
@@ -53,8 +50,9 @@ function loadBindings(wasmPath) {
         const message = error && error.message ? error.message : String(error);
         throw {
           code: 'WASM_LOAD_FAILED',
-          message: 'could not load mp-session\'s wasm from ' + (wasmPath || DEFAULT_WASM_PATH) + ': ' + message +
-            ' (after "构建 npm" it lives under /miniprogram_npm/mp-session/; pass wasmPath if you moved it)',
+          message: 'could not load mp-session\'s wasm from ' + where + ': ' + message +
+            ' (after "构建 npm" it lives under /miniprogram_npm/mp-session/; with Taro or uni-app add the ' +
+            'mp-session/taro or mp-session/vite plugin; pass wasmPath if you moved it)',
           retryable: true,
         };
       });
@@ -62,4 +60,4 @@ function loadBindings(wasmPath) {
   return loading;
 }
 
-module.exports = { loadBindings, DEFAULT_WASM_PATH };
+module.exports = { loadBindings, useInstantiate, DEFAULT_WASM_PATH, WASM_FILE };

@@ -49,13 +49,27 @@ test('the shipped JavaScript avoids syntax and globals mini-programs lack', () =
   }
 });
 
-test('npm pack ships the mini-program directory and nothing a user does not need', () => {
+test('the mini-program entry references no Node module, so bundlers have nothing to resolve', () => {
+  // Taro's webpack resolves every require it sees (module.require included); uni-app's Vite stubs
+  // them with warnings. Only the package's own files may be required.
+  for (const file of fs.readdirSync(DIST).filter((f) => f.endsWith('.js'))) {
+    const source = fs.readFileSync(path.join(DIST, file), 'utf8').replace(/^\s*\/\/.*$/gm, '');
+    for (const [, spec] of source.matchAll(/\brequire\(\s*['"]([^'"]+)['"]\s*\)/g)) {
+      assert.match(spec, /^\.\/[\w.]+\.js$/, `${file} requires ${spec}`);
+    }
+    for (const pattern of [/\bmodule\.require\b/, /\b__dirname\b/, /\b__filename\b/, /\bprocess\b/, /\bBuffer\b/]) {
+      assert.doesNotMatch(source, pattern, `${file} uses ${pattern}`);
+    }
+  }
+});
+
+test('npm pack ships the mini-program directory, the Node entry and plugins, and nothing else', () => {
   const [info] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
   const files = info.files.map((f) => f.path).sort();
-  for (const needed of ['miniprogram_dist/index.js', 'miniprogram_dist/index.d.ts', 'miniprogram_dist/mp_session_bg.wasm.br', 'miniprogram_dist/mp_session_glue.js', 'package.json', 'README.md']) {
+  for (const needed of ['miniprogram_dist/index.js', 'miniprogram_dist/index.d.ts', 'miniprogram_dist/mp_session_bg.wasm.br', 'miniprogram_dist/mp_session_glue.js', 'js/node/index.js', 'js/node/taro.js', 'js/node/vite.js', 'package.json', 'README.md']) {
     assert.ok(files.includes(needed), `missing ${needed}`);
   }
-  const unexpected = files.filter((f) => !f.startsWith('miniprogram_dist/') && !['package.json', 'README.md', 'LICENSE'].includes(f));
+  const unexpected = files.filter((f) => !f.startsWith('miniprogram_dist/') && !f.startsWith('js/node/') && !['package.json', 'README.md', 'LICENSE'].includes(f));
   assert.ok(!files.includes('miniprogram_dist/mp_session_bg.wasm'), 'the raw wasm would double what users ship');
   assert.deepEqual(unexpected, []);
 });
@@ -86,8 +100,10 @@ test('the UTF-8 fallback agrees with the platform encoder and decoder', () => {
   assert.equal(new TextDecoderFallback().decode(), '');
 });
 
-test('under plain Node the package loads the wasm from its own bytes', async () => {
-  const { createClient, isMpSessionError } = require(ROOT);
+test('under Node the package\'s node export loads the wasm from its own bytes', async () => {
+  // A self-reference goes through package.json's exports, as `require('mp-session')` does for users.
+  const { createClient, isMpSessionError } = require('mp-session');
+  assert.equal(require.resolve('mp-session'), path.join(ROOT, 'js', 'node', 'index.js'));
   const wx = {
     getStorage: (o) => o.fail({ errMsg: 'getStorage:fail data not found' }),
     setStorage: (o) => o.success({}),
