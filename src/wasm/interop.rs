@@ -50,14 +50,28 @@ fn set(target: &Object, key: &'static str, value: JsValue) {
 
 #[wasm_bindgen]
 extern "C" {
-    /// `Reflect.set` without js-sys's exception guard, which cost more than the assignment. Only
-    /// for objects this module made (plain, no setters), where it cannot throw.
-    #[wasm_bindgen(js_namespace = Reflect, js_name = set)]
-    fn set_own_property(target: &Object, key: &JsValue, value: &JsValue) -> bool;
+    /// `Reflect.set`, guarded: even on an object this module made, a page may have put a throwing
+    /// setter on `Object.prototype`, and an exception must never unwind through wasm frames.
+    #[wasm_bindgen(catch, js_namespace = Reflect, js_name = set)]
+    fn set_own_property(target: &Object, key: &JsValue, value: &JsValue) -> Result<bool, JsValue>;
+    /// `Object.assign`, guarded for the same reason.
+    #[wasm_bindgen(catch, js_namespace = Object, js_name = assign)]
+    fn assign(target: &Object, source: &JsValue) -> Result<Object, JsValue>;
+    #[wasm_bindgen(catch, js_namespace = JSON, js_name = parse)]
+    fn parse_json(text: &JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_namespace = JSON, js_name = stringify)]
+    fn stringify(value: &JsValue) -> Result<JsValue, JsValue>;
 }
 
 fn set_value(target: &Object, key: &JsValue, value: &JsValue) {
-    set_own_property(target, key, value);
+    let _ = set_own_property(target, key, value);
+}
+
+/// A copy of `source`'s own enumerable properties in a new plain object.
+fn copy_of(source: &JsValue) -> Object {
+    let copy = Object::new();
+    let _ = assign(&copy, source);
+    copy
 }
 
 fn invalid(option: &str, reason: &str) -> SessionError {
@@ -244,15 +258,17 @@ pub fn set_field(target: &Object, key: &'static str, value: &JsValue) {
     set(target, key, value.clone());
 }
 
-/// The text of a response body that a platform parsed although we asked for text.
-pub fn body_text(data: &JsValue) -> String {
-    if let Some(text) = data.as_string() {
-        return text;
-    }
+/// The text of a response body (stringified if a platform parsed it although we asked for text),
+/// or "" when it is longer than `max` UTF-16 units: measured before it is copied into wasm memory.
+pub fn body_text(data: &JsValue, max: u32) -> String {
     if data.is_undefined() || data.is_null() {
         return String::new();
     }
-    js_sys::JSON::stringify(data).ok().and_then(|s| s.as_string()).unwrap_or_default()
+    let text = if data.is_string() { data.clone() } else { stringify(data).unwrap_or(JsValue::UNDEFINED) };
+    match text.dyn_ref::<js_sys::JsString>() {
+        Some(t) if t.length() <= max => text.as_string().unwrap_or_default(),
+        _ => String::new(),
+    }
 }
 
 /// What the core needs of a request's options: `url`, `method`, `timeout`.
@@ -271,16 +287,19 @@ pub fn read_request(options: &JsValue) -> Result<RequestSpec, SessionError> {
 /// The page's options for one send: a copy with the resolved URL, the token header merged over the
 /// page's headers, and the remaining time as `timeout`.
 pub fn send_options(options: &JsValue, url: &str, auth: Option<&AuthHeader>, timeout_ms: u32) -> Object {
-    let copy = Object::assign(&Object::new(), options.unchecked_ref::<Object>());
+    let copy = copy_of(options);
     set(&copy, "url", url.into());
     set(&copy, "timeout", timeout_ms.into());
     let header = get(options, "header");
-    let merged = if header.is_object() {
-        Object::assign(&Object::new(), header.unchecked_ref::<Object>())
-    } else {
-        Object::new()
-    };
+    let merged = if header.is_object() { copy_of(&header) } else { Object::new() };
     if let Some(auth) = auth {
+        // The SDK's header replaces the page's in any letter case: HTTP names are case-blind, and
+        // two of them would send the page's stale token beside ours.
+        for key in Object::keys(&merged).iter() {
+            if key.as_string().is_some_and(|k| k.eq_ignore_ascii_case(&auth.name)) {
+                let _ = Reflect::delete_property(&merged, &key);
+            }
+        }
         set_value(&merged, &JsValue::from_str(&auth.name), &auth.value.expose().into());
     }
     set(&copy, "header", merged.into());
@@ -289,13 +308,13 @@ pub fn send_options(options: &JsValue, url: &str, auth: Option<&AuthHeader>, tim
 
 /// The value at `path` in a response body (parsed if it is JSON text), when it is a scalar.
 pub fn body_code(data: &JsValue, path: &[String]) -> Option<BodyValue> {
+    // Parsed in JavaScript: the body never has to be copied into wasm memory.
     let parsed;
-    let mut node = match data.as_string() {
-        Some(text) => {
-            parsed = js_sys::JSON::parse(&text).ok()?;
-            &parsed
-        }
-        None => data,
+    let mut node = if data.is_string() {
+        parsed = parse_json(data).ok()?;
+        &parsed
+    } else {
+        data
     };
     let mut owned;
     for key in path {

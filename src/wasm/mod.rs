@@ -1,25 +1,32 @@
 //! The driver: runs the core on the platform. It feeds the core the clock and the platform's
 //! answers, performs the effects the core asks for, keeps one timer for the core's deadlines, and
 //! settles the JavaScript promises. Nothing here decides policy.
+//!
+//! Exception safety: a page can hand the platform functions that throw, re-enter the client from a
+//! callback, or answer synchronously. So every JS call made from here returns a `Result` (or is
+//! made on values this module built), and no `RefCell` borrow is held across one. Platform answers
+//! reach the driver through two callbacks made once per wasm instance and bound per call to a
+//! client id and an op: a client that is gone (disposed) is looked up, not found, and its late
+//! answers are dropped — no closure is ever invoked after being freed.
 
 mod interop;
 mod platform;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::spawn_local;
 
 use crate::core::{Core, Effect, Millis, OpId, Outcome, Output, ResponseSummary, WaiterId};
+use platform::Awaiting;
 
 #[wasm_bindgen]
 extern "C" {
-    #[wasm_bindgen(js_name = setTimeout)]
-    fn set_timeout(handler: &Function, ms: f64) -> JsValue;
-    #[wasm_bindgen(js_name = clearTimeout)]
-    fn clear_timeout(handle: &JsValue);
+    #[wasm_bindgen(catch, js_name = setTimeout)]
+    fn set_timeout(handler: &Function, ms: f64) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = clearTimeout)]
+    fn clear_timeout(handle: &JsValue) -> Result<JsValue, JsValue>;
 }
 
 fn now() -> Millis {
@@ -27,6 +34,7 @@ fn now() -> Millis {
 }
 
 struct Driver {
+    id: u32,
     core: Core,
     platform: JsValue,
     /// Promise callbacks of callers waiting for a login state.
@@ -35,15 +43,11 @@ struct Driver {
     listener: Function,
     /// The armed timer: its deadline and its handle.
     timer: Option<(Millis, JsValue)>,
-    /// The one callback every timer calls; reused so no closure is leaked per timer.
-    tick: Option<Closure<dyn FnMut()>>,
-    /// The one callback every send answers through, as `sent(op, ok, response)`: each send binds
-    /// its op to it (`Function.prototype.bind`), so no closure, promise or task is made per request.
-    /// `Fn`, not `FnMut`: a platform that answers synchronously re-enters it.
-    sent: Option<Closure<SentCallback>>,
-    /// Sends whose answer has not come yet, with their platform method; a second answer to the
-    /// same op is ignored.
-    awaiting: Vec<(OpId, &'static str)>,
+    /// This client's timer callback (the shared tick bound to its id), made once.
+    tick: Function,
+    /// Platform calls whose answer has not come yet, and what each answers; a second answer to
+    /// the same op is ignored.
+    awaiting: Vec<(OpId, Awaiting)>,
     /// Pages' requests: the platform method (`request`, `uploadFile`, `downloadFile`) and options.
     requests: Vec<(WaiterId, &'static str, JsValue)>,
     /// Request tasks on the wire, for aborting them.
@@ -55,15 +59,63 @@ struct Driver {
     warm_view: Option<(u32, JsValue)>,
 }
 
+impl Drop for Driver {
+    /// A client that goes away leaves no timer behind and nothing on the wire.
+    fn drop(&mut self) {
+        if let Some((_, handle)) = self.timer.take() {
+            let _ = clear_timeout(&handle);
+        }
+        for (_, task) in self.tasks.drain(..) {
+            platform::abort(&task);
+        }
+    }
+}
+
 type Shared = Rc<RefCell<Driver>>;
 
-/// `sent(op, ok, response)`: how a platform answer reaches the driver.
-type SentCallback = dyn Fn(u32, bool, JsValue);
+/// The callbacks every platform call and timer answers through, made once per wasm instance.
+struct Callbacks {
+    /// `answer(client, op, ok, response)`.
+    answer: Closure<dyn Fn(u32, u32, bool, JsValue)>,
+    /// `tick(client)`.
+    tick: Closure<dyn Fn(u32)>,
+}
+
+thread_local! {
+    /// Live clients by id. Only `Weak`s: a `Client` owns its driver.
+    static CLIENTS: RefCell<Vec<(u32, Weak<RefCell<Driver>>)>> = const { RefCell::new(Vec::new()) };
+    static NEXT_CLIENT: Cell<u32> = const { Cell::new(1) };
+    static CALLBACKS: Callbacks = Callbacks {
+        answer: Closure::new(|client: u32, op: u32, ok: bool, response: JsValue| {
+            if let Some(shared) = find_client(client) {
+                on_answer(&shared, OpId(op), ok, response);
+            }
+        }),
+        tick: Closure::new(|client: u32| {
+            if let Some(shared) = find_client(client) {
+                shared.borrow_mut().timer = None;
+                shared.borrow_mut().core.handle_timeout(now());
+                pump(&shared);
+            }
+        }),
+    };
+}
+
+fn find_client(id: u32) -> Option<Shared> {
+    CLIENTS.with(|clients| clients.borrow().iter().find(|(c, _)| *c == id).and_then(|(_, weak)| weak.upgrade()))
+}
 
 /// A login session client. JavaScript reaches it through the shim (`js/index.js`).
 #[wasm_bindgen]
 pub struct Client {
     shared: Shared,
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let id = self.shared.borrow().id;
+        CLIENTS.with(|clients| clients.borrow_mut().retain(|(c, _)| *c != id));
+    }
 }
 
 #[wasm_bindgen]
@@ -75,14 +127,17 @@ impl Client {
     pub fn new(options: JsValue, platform: JsValue, jitter_seed: u32, listener: Function) -> Result<Client, JsValue> {
         let config =
             interop::read_config(&options).and_then(|input| input.validate()).map_err(|e| interop::error_to_js(&e))?;
+        let id = NEXT_CLIENT.with(|next| next.replace(next.get().wrapping_add(1)));
+        let tick = CALLBACKS
+            .with(|c| c.tick.as_ref().unchecked_ref::<Function>().bind1(&JsValue::NULL, &id.into()).unchecked_into());
         let driver = Driver {
+            id,
             core: Core::new(config, jitter_seed),
             platform,
             waiters: Vec::new(),
             listener,
             timer: None,
-            tick: None,
-            sent: None,
+            tick,
             awaiting: Vec::new(),
             requests: Vec::new(),
             tasks: Vec::new(),
@@ -90,22 +145,7 @@ impl Client {
             warm_view: None,
         };
         let shared = Rc::new(RefCell::new(driver));
-        let weak: Weak<RefCell<Driver>> = Rc::downgrade(&shared);
-        let tick = Closure::<dyn FnMut()>::new(move || {
-            if let Some(shared) = weak.upgrade() {
-                shared.borrow_mut().timer = None;
-                shared.borrow_mut().core.handle_timeout(now());
-                pump(&shared);
-            }
-        });
-        shared.borrow_mut().tick = Some(tick);
-        let weak: Weak<RefCell<Driver>> = Rc::downgrade(&shared);
-        let sent = Closure::<SentCallback>::new(move |op: u32, ok: bool, response: JsValue| {
-            if let Some(shared) = weak.upgrade() {
-                on_sent(&shared, OpId(op), ok, response);
-            }
-        });
-        shared.borrow_mut().sent = Some(sent);
+        CLIENTS.with(|clients| clients.borrow_mut().push((id, Rc::downgrade(&shared))));
         Ok(Client { shared })
     }
 
@@ -150,7 +190,8 @@ impl Client {
     }
 
     /// `wx.request`, `wx.uploadFile` or `wx.downloadFile` (by `kind`) with the token and expiry
-    /// handling; resolves with the platform's own success object.
+    /// handling; resolves with the platform's own success object. `options` is the shim's plain
+    /// copy of the page's options (own data properties only), so reading it runs no page code.
     pub fn request(&self, kind: &str, options: JsValue) -> Promise {
         let kind: &'static str = match kind {
             "uploadFile" => "uploadFile",
@@ -197,6 +238,17 @@ fn take_task(shared: &Shared, op: OpId) -> Option<JsValue> {
     take(&mut shared.borrow_mut().tasks, |(o, _)| *o == op).map(|(_, task)| task)
 }
 
+/// `success`/`fail` for platform call `op`: the shared answer callback bound to this client.
+fn answer_callbacks(shared: &Shared, op: OpId) -> (Function, Function) {
+    let client = JsValue::from(shared.borrow().id);
+    let op = JsValue::from(op.0);
+    CALLBACKS.with(|c| {
+        let answer: &Function = c.answer.as_ref().unchecked_ref();
+        let bound = |ok: &JsValue| -> Function { answer.bind3(&JsValue::NULL, &client, &op, ok).unchecked_into() };
+        (bound(&JsValue::TRUE), bound(&JsValue::FALSE))
+    })
+}
+
 /// Drains the core's outputs, performing each with no borrow held (a listener or a settled
 /// promise may call back into the client), then re-arms the timer.
 fn pump(shared: &Shared) {
@@ -209,10 +261,16 @@ fn pump(shared: &Shared) {
             }
             Some(Output::Effect { op, effect: Effect::Abort }) => {
                 if let Some(task) = take_task(shared, op) {
-                    if let Ok(abort) = interop::field(&task, "abort").dyn_into::<Function>() {
-                        let _ = abort.call0(&task);
-                    }
+                    platform::abort(&task);
                 }
+            }
+            Some(Output::Effect { op, effect }) => {
+                let (success, fail) = answer_callbacks(shared, op);
+                let platform = shared.borrow().platform.clone();
+                let (awaiting, method, options) = platform::prepare(effect);
+                shared.borrow_mut().awaiting.push((op, awaiting));
+                // May answer synchronously: the answer finds `op` awaited and no borrow held.
+                platform::call_with(&platform, method, &options, &success, &fail);
             }
             Some(Output::Respond { waiter, result }) => {
                 let response = {
@@ -232,14 +290,6 @@ fn pump(shared: &Shared) {
                         }
                     };
                 }
-            }
-            Some(Output::Effect { op, effect }) => {
-                let platform = shared.borrow().platform.clone();
-                let shared = Rc::clone(shared);
-                spawn_local(async move {
-                    let outcome = platform::perform(&platform, effect).await;
-                    answer(&shared, op, outcome);
-                });
             }
             Some(Output::Settle { waiter, result }) => {
                 if let Some((_, resolve, reject)) = take_waiter(shared, waiter) {
@@ -273,21 +323,16 @@ fn send(
     auth: Option<&crate::core::AuthHeader>,
     timeout_ms: u32,
 ) {
-    let (platform, kind, options, success, fail) = {
+    let (success, fail) = answer_callbacks(shared, op);
+    let (platform, kind, options) = {
         let mut driver = shared.borrow_mut();
         let found =
             driver.requests.iter().find(|(w, _, _)| *w == waiter).map(|(_, kind, options)| (*kind, options.clone()));
-        let callbacks = driver.sent.as_ref().map(|sent| {
-            let sent: &Function = sent.as_ref().unchecked_ref();
-            let op_value = JsValue::from(op.0);
-            let bound = |ok: &JsValue| -> Function { sent.bind2(&JsValue::NULL, &op_value, ok).unchecked_into() };
-            (bound(&JsValue::TRUE), bound(&JsValue::FALSE))
-        });
-        let (Some((kind, options)), Some((success, fail))) = (found, callbacks) else { return };
-        driver.awaiting.push((op, kind));
+        let Some((kind, options)) = found else { return };
+        driver.awaiting.push((op, Awaiting::Send(kind)));
         // A placeholder until the platform returns its task: it may answer before it returns.
         driver.tasks.push((op, JsValue::UNDEFINED));
-        (driver.platform.clone(), kind, options, success, fail)
+        (driver.platform.clone(), kind, options)
     };
     let options = interop::send_options(&options, url, auth, timeout_ms);
     let task = platform::call_with(&platform, kind, &options, &success, &fail);
@@ -297,13 +342,18 @@ fn send(
     }
 }
 
-/// The platform's answer to send `op` (through the bound `sent` callback).
-fn on_sent(shared: &Shared, op: OpId, ok: bool, response: JsValue) {
-    let (kind, body_field) = {
+/// The platform's answer to call `op` (through the bound `answer` callback).
+fn on_answer(shared: &Shared, op: OpId, ok: bool, response: JsValue) {
+    let (awaiting, body_field) = {
         let mut driver = shared.borrow_mut();
-        let Some(index) = driver.awaiting.iter().position(|(o, _)| *o == op) else { return };
-        let (_, kind) = driver.awaiting.swap_remove(index);
-        (kind, driver.core.config().requests.expired_body_field.clone())
+        let Some((_, awaiting)) = take(&mut driver.awaiting, |(o, _)| *o == op) else { return };
+        (awaiting, driver.core.config().requests.expired_body_field.clone())
+    };
+    let Awaiting::Send(kind) = awaiting else {
+        let outcome = platform::outcome(awaiting, ok, &response);
+        shared.borrow_mut().core.handle(now(), op, outcome);
+        pump(shared);
+        return;
     };
     let (summary, response) = if ok {
         let summary = ResponseSummary {
@@ -318,32 +368,34 @@ fn on_sent(shared: &Shared, op: OpId, ok: bool, response: JsValue) {
     };
     take_task(shared, op);
     shared.borrow_mut().answering = Some((op, response));
-    answer(shared, op, Outcome::Sent(summary));
+    shared.borrow_mut().core.handle(now(), op, Outcome::Sent(summary));
+    pump(shared);
     shared.borrow_mut().answering = None;
 }
 
-fn answer(shared: &Shared, op: OpId, outcome: Outcome) {
-    shared.borrow_mut().core.handle(now(), op, outcome);
-    pump(shared);
-}
-
 fn rearm_timer(shared: &Shared) {
-    let mut driver = shared.borrow_mut();
-    let wanted = driver.core.poll_timeout();
+    let (wanted, armed) = {
+        let driver = shared.borrow();
+        (driver.core.poll_timeout(), driver.timer.as_ref().map(|(at, _)| *at))
+    };
     // An armed timer due no later than the core's next deadline stays: firing early costs one
     // idle tick, while re-arming on every request (each has its own deadline) costs two timer
     // calls. With no deadline left it is cleared, so an idle client holds no timer.
-    if let (Some((armed, _)), Some(deadline)) = (&driver.timer, wanted) {
-        if deadline >= *armed {
+    if let (Some(armed), Some(deadline)) = (armed, wanted) {
+        if deadline >= armed {
             return;
         }
     }
-    if let Some((_, handle)) = driver.timer.take() {
-        clear_timeout(&handle);
+    let previous = shared.borrow_mut().timer.take();
+    if let Some((_, handle)) = previous {
+        let _ = clear_timeout(&handle);
     }
-    if let (Some(deadline), Some(tick)) = (wanted, driver.tick.as_ref()) {
+    if let Some(deadline) = wanted {
+        let tick = shared.borrow().tick.clone();
         let delay = deadline.saturating_sub(now()) as f64;
-        let handle = set_timeout(tick.as_ref().unchecked_ref(), delay);
-        driver.timer = Some((deadline, handle));
+        // A setTimeout that throws (a page replaced it) leaves no timer: the next call re-arms.
+        if let Ok(handle) = set_timeout(&tick, delay) {
+            shared.borrow_mut().timer = Some((deadline, handle));
+        }
     }
 }

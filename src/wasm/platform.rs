@@ -1,20 +1,123 @@
 //! Performs the core's effects on the injected platform object (`wx`, `uni`, `tt`, `qq` or a
-//! test double), turning each callback-style API into a future. Decides nothing.
+//! test double): builds each call's options, and turns the platform's answer back into the
+//! core's [`Outcome`]. Decides nothing.
 
-use js_sys::{Function, Object, Promise};
+use js_sys::{Function, JsString, Object};
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 
 use super::interop::{body_text, field, object, set_field};
 use crate::core::{login_request_body, Effect, HttpReply, LoginCode, Outcome, PlatformFailure, StorageValue};
 
-/// Calls `platform[method](options)` with `success`/`fail` callbacks, as a future. A method that
-/// is missing or throws is a failure, never a hang or an exception.
-async fn call(platform: &JsValue, method: &'static str, options: Object) -> Result<JsValue, PlatformFailure> {
-    let promise = Promise::new(&mut |resolve, reject| {
-        call_with(platform, method, &options, &resolve, &reject);
-    });
-    JsFuture::from(promise).await.map_err(|e| failure_from(method, &e))
+/// Longest `wx.login` code taken into wasm memory (real ones are 32 characters).
+const MAX_CODE_CHARS: u32 = 1024;
+/// Longest stored session taken into wasm memory (ours is under 5 KB).
+const MAX_STORED_CHARS: u32 = 64 * 1024;
+/// Longest login reply taken into wasm memory: wasm memory never shrinks, so a huge reply
+/// is refused before it is copied in.
+const MAX_REPLY_CHARS: u32 = 64 * 1024;
+
+/// What a platform call in flight will answer.
+#[derive(Debug, Clone, Copy)]
+pub enum Awaiting {
+    ReadStorage,
+    /// A write or a removal of storage, by its method name.
+    Storage(&'static str),
+    CheckSession,
+    Code,
+    Reply,
+    /// A page's request, by its method name.
+    Send(&'static str),
+}
+
+/// The platform method and options for `effect` (not `Send`/`Abort`, which the driver performs).
+pub fn prepare(effect: Effect) -> (Awaiting, &'static str, Object) {
+    match effect {
+        Effect::ReadStorage { key } => (Awaiting::ReadStorage, "getStorage", object(&[("key", key.into())])),
+        Effect::WriteStorage { key, value } => {
+            (Awaiting::Storage("setStorage"), "setStorage", object(&[("key", key.into()), ("data", value.into())]))
+        }
+        Effect::RemoveStorage { key } => {
+            (Awaiting::Storage("removeStorage"), "removeStorage", object(&[("key", key.into())]))
+        }
+        Effect::CheckSession => (Awaiting::CheckSession, "checkSession", Object::new()),
+        Effect::RequestCode { timeout_ms } => (Awaiting::Code, "login", object(&[("timeout", timeout_ms.into())])),
+        Effect::PostCode { url, code, timeout_ms } => {
+            let header = object(&[("content-type", "application/json".into())]);
+            let options = object(&[
+                ("url", url.into()),
+                ("method", "POST".into()),
+                ("data", login_request_body(&code).into()),
+                ("header", header.into()),
+                // Read the body as text: the core decides what a malformed reply means.
+                ("dataType", "text".into()),
+                ("responseType", "text".into()),
+                ("timeout", timeout_ms.into()),
+            ]);
+            (Awaiting::Reply, "request", options)
+        }
+        // Performed by the driver itself (it keeps the page's options and the task); never here.
+        Effect::Send { .. } | Effect::Abort => (Awaiting::Send("request"), "request", Object::new()),
+    }
+}
+
+/// A string no longer than `max` UTF-16 units, measured before it is copied into wasm memory.
+fn bounded_string(value: &JsValue, max: u32) -> Result<Option<String>, ()> {
+    match value.dyn_ref::<JsString>() {
+        Some(text) if text.length() > max => Err(()),
+        Some(_) => Ok(value.as_string()),
+        None => Ok(None),
+    }
+}
+
+/// The core's view of the platform's answer to a call made for `awaiting`.
+pub fn outcome(awaiting: Awaiting, ok: bool, response: &JsValue) -> Outcome {
+    match awaiting {
+        // A failed read is WeChat's "data not found" (or a broken storage): no session either way.
+        Awaiting::ReadStorage if !ok => Outcome::StorageRead(StorageValue::Missing),
+        Awaiting::ReadStorage => {
+            let data = field(response, "data");
+            let value = if data.is_undefined() || data.is_null() {
+                StorageValue::Missing
+            } else {
+                match bounded_string(&data, MAX_STORED_CHARS) {
+                    Ok(Some(text)) if text.is_empty() => StorageValue::Missing,
+                    Ok(Some(text)) => StorageValue::Text(text),
+                    // Not a string, or far larger than anything we store: not our session.
+                    Ok(None) | Err(()) => StorageValue::Other,
+                }
+            };
+            Outcome::StorageRead(value)
+        }
+        Awaiting::Storage(method) => Outcome::StorageDone(answer(method, ok, response).map(drop)),
+        Awaiting::CheckSession => Outcome::SessionChecked(ok),
+        Awaiting::Code => Outcome::Code(answer("login", ok, response).and_then(|res| {
+            match bounded_string(&field(&res, "code"), MAX_CODE_CHARS) {
+                Ok(code) => Ok(LoginCode::new(code.unwrap_or_default())),
+                Err(()) => Err(PlatformFailure::new("login:fail the code is longer than 1 KB")),
+            }
+        })),
+        Awaiting::Reply => Outcome::Reply(answer("request", ok, response).map(|res| {
+            let status = field(&res, "statusCode").as_f64().map_or(0, |s| s as u16);
+            let data = field(&res, "data");
+            // An oversized body is answered as an empty one: the core calls it a bad response.
+            let body = match bounded_string(&data, MAX_REPLY_CHARS) {
+                Err(()) => String::new(),
+                Ok(_) => body_text(&data, MAX_REPLY_CHARS),
+            };
+            HttpReply { status, body }
+        })),
+        Awaiting::Send(method) => {
+            Outcome::Sent(Err(failure_from(method, &JsValue::from_str("sends are answered by the driver"))))
+        }
+    }
+}
+
+fn answer(method: &str, ok: bool, response: &JsValue) -> Result<JsValue, PlatformFailure> {
+    if ok {
+        Ok(response.clone())
+    } else {
+        Err(failure_from(method, response))
+    }
 }
 
 /// Calls `platform[method](options)` with the given `success`/`fail` callbacks and returns what
@@ -42,61 +145,17 @@ pub fn call_with(
     }
 }
 
-/// WeChat fails with `{ errMsg, errno? }`; a thrown `Error` has a `message`.
-pub fn failure_from(method: &str, error: &JsValue) -> PlatformFailure {
-    let errmsg = field(error, "errMsg")
-        .as_string()
-        .or_else(|| field(error, "message").as_string())
-        .unwrap_or_else(|| format!("{method}:fail"));
-    let errno = field(error, "errno").as_f64().map(|n| n as i64);
-    PlatformFailure { errmsg, errno }
+/// Aborts a request task, ignoring what a page's task might throw.
+pub fn abort(task: &JsValue) {
+    if let Ok(abort) = field(task, "abort").dyn_into::<Function>() {
+        let _ = abort.call0(task);
+    }
 }
 
-pub async fn perform(platform: &JsValue, effect: Effect) -> Outcome {
-    match effect {
-        Effect::ReadStorage { key } => {
-            let read = call(platform, "getStorage", object(&[("key", key.into())])).await;
-            // A failed read is WeChat's "data not found" (or a broken storage): no session either way.
-            let value = match read.map(|res| field(&res, "data")) {
-                Ok(data) if data.is_undefined() || data.is_null() || data.as_string().as_deref() == Some("") => {
-                    StorageValue::Missing
-                }
-                Ok(data) => data.as_string().map_or(StorageValue::Other, StorageValue::Text),
-                Err(_) => StorageValue::Missing,
-            };
-            Outcome::StorageRead(value)
-        }
-        Effect::WriteStorage { key, value } => {
-            let options = object(&[("key", key.into()), ("data", value.into())]);
-            Outcome::StorageDone(call(platform, "setStorage", options).await.map(drop))
-        }
-        Effect::RemoveStorage { key } => {
-            Outcome::StorageDone(call(platform, "removeStorage", object(&[("key", key.into())])).await.map(drop))
-        }
-        Effect::CheckSession => Outcome::SessionChecked(call(platform, "checkSession", Object::new()).await.is_ok()),
-        Effect::RequestCode { timeout_ms } => {
-            let result = call(platform, "login", object(&[("timeout", timeout_ms.into())])).await;
-            Outcome::Code(result.map(|res| LoginCode::new(field(&res, "code").as_string().unwrap_or_default())))
-        }
-        // Sends are performed by the driver itself (it keeps the page's options and the task).
-        Effect::Send { .. } | Effect::Abort => Outcome::Sent(Err(PlatformFailure::new("not a platform call"))),
-        Effect::PostCode { url, code, timeout_ms } => {
-            let header = object(&[("content-type", "application/json".into())]);
-            let options = object(&[
-                ("url", url.into()),
-                ("method", "POST".into()),
-                ("data", login_request_body(&code).into()),
-                ("header", header.into()),
-                // Read the body as text: the core decides what a malformed reply means.
-                ("dataType", "text".into()),
-                ("responseType", "text".into()),
-                ("timeout", timeout_ms.into()),
-            ]);
-            let result = call(platform, "request", options).await;
-            Outcome::Reply(result.map(|res| HttpReply {
-                status: field(&res, "statusCode").as_f64().map_or(0, |s| s as u16),
-                body: body_text(&field(&res, "data")),
-            }))
-        }
-    }
+/// WeChat fails with `{ errMsg, errno? }`; a thrown `Error` has a `message`.
+pub fn failure_from(method: &str, error: &JsValue) -> PlatformFailure {
+    let text = |key| bounded_string(&field(error, key), 1024).ok().flatten();
+    let errmsg = text("errMsg").or_else(|| text("message")).unwrap_or_else(|| format!("{method}:fail"));
+    let errno = field(error, "errno").as_f64().map(|n| n as i64);
+    PlatformFailure { errmsg, errno }
 }
