@@ -1,35 +1,37 @@
 'use strict';
 // mp-session: the promise API pages use. All session logic lives in the wasm core; this file only
-// loads it, passes the platform in, and types the errors.
+// loads it, passes the platform in, types the errors, and keeps every call settled exactly once:
+// page input is read at the boundary (input.js), each call in flight is tracked so that a trapped
+// instance (replaced by the loader) or dispose() rejects it, and nothing here throws at the page.
 
-const { loadBindings } = require('./loader.js');
+const { loadRuntime } = require('./loader.js');
 const { MpSessionError, isMpSessionError, toMpSessionError } = require('./errors.js');
+const { readClientOptions, readRequestOptions, readLoginOptions } = require('./input.js');
 
-function rethrow(error) {
-  throw toMpSessionError(error);
+function disposedError() {
+  return new MpSessionError('DISPOSED', 'this client was disposed (auth.dispose()); create a new one with createClient');
+}
+
+function trapError(trap) {
+  const message = trap && trap.message ? trap.message : String(trap);
+  return new MpSessionError('INTERNAL', 'mp-session internal error: the wasm instance failed (' + message +
+    '); the calls in flight were rejected and the next call starts a fresh instance from the stored session');
 }
 
 function createClient(options) {
-  let platform;
-  let wasmPath;
-  let coreOptions = options;
-  if (options && typeof options === 'object') {
-    coreOptions = {};
-    for (const key of Object.keys(options)) {
-      if (key === 'platform') platform = options[key];
-      else if (key === 'wasmPath') wasmPath = options[key];
-      else coreOptions[key] = options[key];
-    }
-  }
+  const input = readClientOptions(options);
+  let platform = input.platform;
   if (platform === undefined && typeof wx !== 'undefined') platform = wx;
 
   // The core's own answer for warm calls: { view, until } from readySession/readyUntil. It holds
   // until `until`, and only while nothing else reaches the client and no event comes (the core's
   // contract, held by a property test); so every other call and every event drops it.
   let warm = null;
+  let disposed = false;
   const listeners = [];
   function emit(event) {
     warm = null;
+    if (disposed) return;
     for (const listener of listeners.slice()) {
       try {
         listener(event);
@@ -39,52 +41,109 @@ function createClient(options) {
     }
   }
 
-  let client = null;
-  let loaded = null; // the Client once the wasm is in, for the synchronous warm path
-  function ready() {
-    if (!client) {
-      client = loadBindings(wasmPath).then((bindings) => {
+  // Calls in flight: each settles exactly once, from the core, a trap or dispose().
+  const pending = new Set();
+  function settle(entry, ok, value) {
+    if (!pending.delete(entry)) return;
+    if (ok) entry.resolve(value);
+    else entry.reject(toMpSessionError(value));
+  }
+  function rejectAll(error) {
+    for (const entry of Array.from(pending)) settle(entry, false, error);
+  }
+
+  let runtime = null; // the live runtime and this client's wasm Client on it
+  let wasmClient = null;
+  let starting = null;
+  function onTrap(trap) {
+    runtime = null;
+    wasmClient = null;
+    starting = null;
+    warm = null;
+    rejectAll(trapError(trap));
+  }
+  function start() {
+    if (!starting) {
+      starting = loadRuntime(input.wasmPath).then((rt) => {
+        if (disposed) throw disposedError();
+        if (input.error) throw input.error;
         if (!platform || (typeof platform !== 'object' && typeof platform !== 'function')) {
           throw new MpSessionError('CONFIG_INVALID', 'invalid option `platform`: no global wx found; pass the platform object (wx, uni, tt, qq)', { option: 'platform' });
         }
-        if (wasmPath !== undefined && typeof wasmPath !== 'string') {
+        if (input.wasmPath !== undefined && typeof input.wasmPath !== 'string') {
           throw new MpSessionError('CONFIG_INVALID', 'invalid option `wasmPath`: must be a path in the code package', { option: 'wasmPath' });
         }
         const seed = Math.floor(Math.random() * 0x100000000) >>> 0;
-        loaded = new bindings.Client(coreOptions, platform, seed, emit);
-        return loaded;
+        const created = new rt.Client(input.core, platform, seed, emit);
+        if (rt.trap) throw trapError(rt.trap);
+        runtime = rt;
+        wasmClient = created;
+        rt.onTrap.push(onTrap);
+        return created;
       });
-      // A failed wasm load may succeed later (the client promise is rebuilt); a bad option will not.
-      client.catch((error) => {
-        if (error && error.code === 'WASM_LOAD_FAILED') client = null;
+      // A failed wasm load or a trap may pass; a bad option will not, so only those start over.
+      const attempt = starting;
+      attempt.catch((error) => {
+        if (starting === attempt && error && (error.code === 'WASM_LOAD_FAILED' || error.code === 'INTERNAL')) starting = null;
       });
     }
-    return client;
+    return starting;
   }
 
-  // Every call but a warm ensureLogin goes through here: it drops the warm answer right before
-  // the client sees the call (which may change what is ready), straight away once the wasm is in.
+  // Runs `use(wasmClient)` (a promise from the core) as a tracked call. Every call but a warm
+  // ensureLogin comes here: it drops the warm answer right before the client sees the call.
   function call(use) {
-    if (loaded) {
-      warm = null;
-      return use(loaded).catch(rethrow);
+    if (disposed) return Promise.reject(disposedError());
+    return new Promise((resolve, reject) => {
+      const entry = { resolve, reject };
+      pending.add(entry);
+      const run = (client) => {
+        if (!pending.has(entry)) return;
+        warm = null;
+        let answer;
+        try {
+          answer = use(client);
+        } catch (error) {
+          return settle(entry, false, error);
+        }
+        // A trap during the call has already rejected `entry` (onTrap).
+        if (answer && typeof answer.then === 'function') answer.then((v) => settle(entry, true, v), (e) => settle(entry, false, e));
+      };
+      if (wasmClient) run(wasmClient);
+      else start().then(run, (error) => settle(entry, false, error));
+    });
+  }
+
+  function requestCall(kind, requestOptions) {
+    let copy;
+    try {
+      copy = readRequestOptions(requestOptions);
+    } catch (error) {
+      return Promise.reject(toMpSessionError(error));
     }
-    return ready().then((c) => {
-      warm = null;
-      return use(c);
-    }).catch(rethrow);
+    return call((c) => c.request(kind, copy));
   }
 
   return {
     /** Resolves with { token, expiresAt }: the stored session, or a new one shared by all callers. */
     ensureLogin(loginOptions) {
-      const force = Boolean(loginOptions && loginOptions.force);
-      if (!force && loaded) {
+      let force;
+      try {
+        force = readLoginOptions(loginOptions).force;
+      } catch (error) {
+        return Promise.reject(toMpSessionError(error));
+      }
+      if (!force && wasmClient) {
         if (warm && Date.now() < warm.until) return Promise.resolve(warm.view);
-        const view = loaded.readySession();
-        if (view) {
-          warm = { view, until: loaded.readyUntil() };
-          return Promise.resolve(view);
+        const client = wasmClient;
+        try {
+          const view = client.readySession();
+          if (view && client === wasmClient) {
+            warm = { view, until: client.readyUntil() };
+            return Promise.resolve(view);
+          }
+        } catch (error) {
+          // Only a failed instance throws here; the tracked call below starts a fresh one.
         }
       }
       return call((c) => c.ensureLogin(force));
@@ -95,15 +154,15 @@ function createClient(options) {
      * Resolves with wx.request's success object; other HTTP statuses resolve too.
      */
     request(requestOptions) {
-      return call((c) => c.request('request', requestOptions));
+      return requestCall('request', requestOptions);
     },
     /** wx.uploadFile with the same token and expiry handling. */
     uploadFile(uploadOptions) {
-      return call((c) => c.request('uploadFile', uploadOptions));
+      return requestCall('uploadFile', uploadOptions);
     },
     /** wx.downloadFile with the same token and expiry handling. */
     downloadFile(downloadOptions) {
-      return call((c) => c.request('downloadFile', downloadOptions));
+      return requestCall('downloadFile', downloadOptions);
     },
     /** Clears the session in memory and storage (resolved once storage is cleared); waiting callers reject LOGGED_OUT. */
     logout() {
@@ -117,6 +176,29 @@ function createClient(options) {
         const index = listeners.indexOf(listener);
         if (index >= 0) listeners.splice(index, 1);
       };
+    },
+    /**
+     * Ends the client: calls in flight and every later call reject DISPOSED, listeners are
+     * dropped, and its wasm memory, timer and callbacks are freed. The stored session stays.
+     */
+    dispose() {
+      if (disposed) return Promise.resolve();
+      disposed = true;
+      warm = null;
+      listeners.length = 0;
+      rejectAll(disposedError());
+      const client = wasmClient;
+      const rt = runtime;
+      wasmClient = null;
+      runtime = null;
+      if (rt) {
+        const index = rt.onTrap.indexOf(onTrap);
+        if (index >= 0) rt.onTrap.splice(index, 1);
+      }
+      // Freed once the current call stack is done: a listener may be disposing from inside a call.
+      return Promise.resolve().then(() => {
+        if (client && rt && !rt.trap) client.free();
+      });
     },
   };
 }

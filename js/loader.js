@@ -32,21 +32,58 @@ function useInstantiate(fn) {
   loading = null;
 }
 
-// Resolves with the wasm-bindgen exports (the Client class). The first successful load is shared;
-// a failed one may be retried by a later call.
-function loadBindings(wasmPath) {
+// A trap (a bug), or an exception that unwound through wasm frames (it leaves the wasm stack
+// pointer and borrows wrong), makes an instance unusable. Every export is called through this
+// guard: the first failure marks the runtime trapped, tells its clients (which reject what was in
+// flight and start over on a fresh instance), and from then on calls into it do nothing, so late
+// platform callbacks and timers of the dead instance fall silent instead of throwing.
+function guardExports(exports, runtime) {
+  const guarded = {};
+  Object.keys(exports).forEach((name) => {
+    const raw = exports[name];
+    guarded[name] = typeof raw !== 'function' ? raw : function () {
+      if (runtime.trap) return undefined;
+      try {
+        return raw.apply(undefined, arguments);
+      } catch (error) {
+        trapped(runtime, error);
+        return undefined;
+      }
+    };
+  });
+  return guarded;
+}
+
+function trapped(runtime, error) {
+  runtime.trap = error || new Error('unknown trap');
+  if (loading === runtime.ready) loading = null; // the next client call instantiates afresh
+  for (const onTrap of runtime.onTrap.splice(0)) {
+    try {
+      onTrap(runtime.trap);
+    } catch (e) {
+      // One client's clean-up must not stop the others'.
+    }
+  }
+}
+
+// Resolves with the runtime: { Client, trap, onTrap } — the wasm-bindgen Client class of a live
+// instance, the error it trapped with (null while alive), and the clients' trap handlers. The
+// first successful load is shared; a failed or trapped one is replaced by the next call.
+function loadRuntime(wasmPath) {
   const where = wasmPath || DEFAULT_WASM_PATH;
   if (!loading) {
-    loading = Promise.resolve()
+    const runtime = { Client: null, trap: null, onTrap: [], ready: null };
+    loading = runtime.ready = Promise.resolve()
       .then(() => {
         const bindings = createBindings(text.TextEncoder, text.TextDecoder);
         return instantiate(where, bindings.__wbg_get_imports()).then((instance) => {
-          bindings.__wbg_finalize_init(instance);
-          return bindings;
+          bindings.__wbg_finalize_init({ exports: guardExports(instance.exports, runtime) });
+          runtime.Client = bindings.Client;
+          return runtime;
         });
       })
       .catch((error) => {
-        loading = null;
+        if (loading === runtime.ready) loading = null;
         const message = error && error.message ? error.message : String(error);
         throw {
           code: 'WASM_LOAD_FAILED',
@@ -60,4 +97,4 @@ function loadBindings(wasmPath) {
   return loading;
 }
 
-module.exports = { loadBindings, useInstantiate, DEFAULT_WASM_PATH, WASM_FILE };
+module.exports = { loadRuntime, useInstantiate, DEFAULT_WASM_PATH, WASM_FILE };

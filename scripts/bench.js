@@ -71,7 +71,7 @@ const DRIVERS = {
   'mp-session': {
     load(sim) {
       const { createClient } = sim.require('mp-session');
-      return sim.require('mp-session/loader.js').loadBindings().then(() => createClient);
+      return sim.require('mp-session/loader.js').loadRuntime().then(() => createClient);
     },
     client(sim, url) {
       const auth = sim.require('mp-session').createClient({ baseUrl: url, allowInsecureHttp: true });

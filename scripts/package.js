@@ -58,11 +58,11 @@ async function main() {
     throw new Error(`the brotli wasm is ${br.length} B, over the size budget of ${budget} B (package.json sizeBudget): find what grew (twiggy top target/pkg/mp_session_bg.wasm) or raise the budget in a commit that says why`);
   }
 
-  for (const file of ['index.js', 'loader.js', 'text.js', 'errors.js', 'index.d.ts']) {
+  for (const file of ['index.js', 'loader.js', 'input.js', 'text.js', 'errors.js', 'index.d.ts']) {
     fs.copyFileSync(path.join(root, 'js', file), path.join(dist, file));
   }
 
-  const js = ['index.js', 'loader.js', 'text.js', 'errors.js', 'mp_session_glue.js']
+  const js = ['index.js', 'loader.js', 'input.js', 'text.js', 'errors.js', 'mp_session_glue.js']
     .reduce((sum, f) => sum + fs.statSync(path.join(dist, f)).size, 0);
   console.log(`[build] miniprogram_dist: wasm ${bytes.length} B (brotli ${br.length} B of a ${budget} B budget), JS ${js} B`);
 }

@@ -1,0 +1,121 @@
+'use strict';
+// What a page hands the SDK, read exactly once at the boundary into plain values, so no page code
+// (a getter, a Proxy trap, an inherited property) ever runs while the wasm core is on the stack.
+// Own enumerable properties only; `__proto__` as a key is refused (copied, it would set the
+// copy's prototype and smuggle inherited options). Whatever the page's objects throw becomes a
+// CONFIG_INVALID error naming the option.
+const { MpSessionError } = require('./errors.js');
+
+// Sizes checked before anything is copied into wasm memory, which never shrinks.
+const MAX_URL_LENGTH = 8192;
+const MAX_STRING_LENGTH = 8192;
+const MAX_DEPTH = 4;
+const MAX_ITEMS = 256;
+
+function invalid(option, reason) {
+  return new MpSessionError('CONFIG_INVALID', 'invalid option `' + option + '`: ' + reason, { option: option });
+}
+
+function describe(error) {
+  return error && typeof error.message === 'string' ? error.message : String(error);
+}
+
+// The own enumerable string keys of `value`, read once.
+function keysOf(value, name) {
+  try {
+    return Object.keys(value);
+  } catch (error) {
+    throw invalid(name, 'its properties could not be listed (' + describe(error) + ')');
+  }
+}
+
+function readProperty(value, key, name) {
+  try {
+    return value[key];
+  } catch (error) {
+    throw invalid(name, 'reading it threw (' + describe(error) + ')');
+  }
+}
+
+// A plain copy of a JSON-like value: objects and arrays copied key by key (a getter runs once,
+// here), strings bounded, functions and other objects refused.
+function plainValue(value, name, depth) {
+  if (value === null || value === undefined || typeof value === 'number' || typeof value === 'boolean') return value;
+  if (typeof value === 'string') {
+    if (value.length > MAX_STRING_LENGTH) throw invalid(name, 'is longer than 8 KB');
+    return value;
+  }
+  if (typeof value !== 'object' || depth >= MAX_DEPTH) throw invalid(name, 'must be plain data (strings, numbers, arrays, objects)');
+  let isArray;
+  try {
+    isArray = Array.isArray(value);
+  } catch (error) {
+    throw invalid(name, 'is a revoked or broken Proxy');
+  }
+  if (isArray) {
+    const length = readProperty(value, 'length', name);
+    if (!(length <= MAX_ITEMS)) throw invalid(name, 'has more than ' + MAX_ITEMS + ' items');
+    const copy = [];
+    for (let i = 0; i < length; i++) copy.push(plainValue(readProperty(value, i, name), name + '[' + i + ']', depth + 1));
+    return copy;
+  }
+  return plainObject(value, name, depth, plainValue);
+}
+
+// A copy of `value`'s own enumerable properties, each converted by `convert`, on a prototype-free
+// object (a setter a page put on Object.prototype cannot see the copy being filled).
+function plainObject(value, name, depth, convert) {
+  const copy = Object.create(null);
+  const keys = keysOf(value, name);
+  if (keys.length > MAX_ITEMS) throw invalid(name, 'has more than ' + MAX_ITEMS + ' properties');
+  for (const key of keys) {
+    const path = name ? name + '.' + key : key;
+    if (key === '__proto__') throw invalid(path, '`__proto__` is not accepted as a key');
+    copy[key] = convert(readProperty(value, key, path), path, depth + 1);
+  }
+  return copy;
+}
+
+// createClient's options: { platform, wasmPath, core } where `core` is a plain copy for the wasm
+// core (which names any unknown option itself). Never throws: a bad object becomes `error`.
+function readClientOptions(options) {
+  const read = { platform: undefined, wasmPath: undefined, core: options, error: null };
+  if (options === null || typeof options !== 'object') return read; // the core says what it needs
+  try {
+    read.core = plainObject(options, '', 0, (value, path, depth) => {
+      if (path === 'platform') read.platform = value; // used as it is: it is the platform
+      else if (path === 'wasmPath') read.wasmPath = value;
+      else return plainValue(value, path, depth);
+      return undefined;
+    });
+    delete read.core.platform;
+    delete read.core.wasmPath;
+  } catch (error) {
+    read.error = error;
+  }
+  return read;
+}
+
+// The options of request/uploadFile/downloadFile: a plain copy with a bounded url, whose `header`
+// is copied too (the driver merges the token into it). Other values (data, formData, callbacks)
+// are handed on to the platform as the page gave them.
+function readRequestOptions(options) {
+  if (options === null || typeof options !== 'object') {
+    throw invalid('options', 'request needs an options object with a url, like wx.request');
+  }
+  return plainObject(options, '', 0, (value, path, depth) => {
+    if (path === 'header') return value === null || value === undefined ? value : plainValue(value, path, depth);
+    if (path === 'url' && typeof value === 'string' && value.length > MAX_URL_LENGTH) throw invalid('url', 'is longer than 8 KB');
+    return value;
+  });
+}
+
+// ensureLogin's options: whether the login is forced.
+function readLoginOptions(options) {
+  if (options === null || options === undefined) return { force: false };
+  if (typeof options !== 'object') throw invalid('ensureLogin', 'takes an options object such as { force: true }');
+  const copy = plainObject(options, '', 0, (value) => value);
+  return { force: Boolean(copy.force) };
+}
+
+module.exports = { readClientOptions, readRequestOptions, readLoginOptions };
