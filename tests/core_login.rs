@@ -45,16 +45,84 @@ fn a_valid_stored_session_needs_no_login() {
     assert!(h.effects.is_empty(), "{:?}", h.effects);
 }
 
+fn stored(token: &str, expires_at: Millis) -> StorageValue {
+    StorageValue::Text(format!(r#"{{"version":1,"token":"{token}","expiresAt":{expires_at}}}"#))
+}
+
 #[test]
-fn a_session_inside_the_safety_margin_counts_as_expired() {
-    let mut h = Harness::new(config());
+fn a_stored_session_with_less_than_the_minimum_lifetime_left_is_not_used() {
+    // Even with no safety margin at all: 9 s left is below the 10 s floor a fresh reply must meet.
+    let mut h = Harness::new(ConfigInput { expiry_margin_ms: Some(0.0), ..config() });
     let w = h.ensure(false);
-    // Expires in 30 s, within the default 60 s margin.
-    h.read_storage(StorageValue::Text(format!(r#"{{"version":1,"token":"old","expiresAt":{}}}"#, T0 + 30_000)));
+    h.read_storage(stored("old", T0 + 9_000));
     assert!(!h.settled.contains_key(&w));
     h.give_code("c");
     h.reply(200, r#"{"token":"new","expiresIn":7200}"#);
     assert_eq!(h.token_of(w), "new");
+}
+
+#[test]
+fn a_stored_session_stops_being_used_within_the_margin_of_its_expiry() {
+    let mut h = Harness::new(config());
+    h.ensure(false);
+    h.read_storage(stored("old", T0 + 3_600_000));
+    // The default 60 s margin applies in full: it is far below a quarter of the hour left.
+    assert_eq!(h.core.ready_until(h.now).map(|(_, until)| until), Some(T0 + 3_540_000));
+    h.advance(3_540_000);
+    let w = h.ensure(false);
+    assert!(!h.settled.contains_key(&w), "inside the margin: a new login");
+    assert_eq!(h.logins, 1);
+}
+
+#[test]
+fn a_large_margin_never_makes_a_stored_session_stale_on_arrival() {
+    // A 24 h margin with 2 h sessions: a fresh session keeps three quarters of its life; the same
+    // session read back from storage a minute later must not be thrown away on every launch.
+    let day = 86_400_000.0;
+    let mut h = Harness::new(ConfigInput { expiry_margin_ms: Some(day), ..config() });
+    let w = h.ensure(false);
+    h.read_storage(stored("kept", T0 + 7_140_000));
+    assert_eq!(h.token_of(w), "kept");
+    assert_eq!(h.logins, 0);
+    // A quarter of what was left at load is kept as the margin.
+    assert_eq!(h.core.ready_until(h.now).map(|(_, until)| until), Some(T0 + 7_140_000 - 1_785_000));
+}
+
+#[test]
+fn the_margin_never_makes_a_freshly_granted_session_stale_at_once() {
+    for margin in [0.0, 60_000.0, 86_400_000.0] {
+        let mut h = Harness::new(ConfigInput { expiry_margin_ms: Some(margin), ..config() });
+        h.cold_login("floor", 10); // the shortest lifetime a reply may grant
+        let until = h.core.ready_until(h.now).map(|(_, until)| until);
+        let margin = (margin as u64).min(2_500);
+        assert_eq!(until, Some(T0 + 10_000 - margin), "margin {margin}");
+        let warm = h.ensure(false);
+        assert_eq!(h.token_of(warm), "floor");
+        assert_eq!(h.logins, 1);
+    }
+}
+
+#[test]
+fn a_login_reply_below_the_minimum_lifetime_is_a_bad_response() {
+    for expires_in in ["1e-9", "0.0004", "9.999", "\"5\""] {
+        let mut h = Harness::new(config());
+        let w = h.ensure(false);
+        h.read_storage(StorageValue::Missing);
+        h.give_code("c");
+        h.reply(200, &format!(r#"{{"token":"tiny","expiresIn":{expires_in}}}"#));
+        let e = h.error_of(w);
+        assert_eq!(e.code(), "BAD_RESPONSE", "{expires_in}");
+        assert!(e.to_string().contains("`expiresIn` is below the 10 s minimum lifetime"), "{e}");
+        assert!(h.core.session(h.now).is_none(), "{expires_in}");
+        assert!(!h.has_effect(|e| matches!(e, Effect::WriteStorage { .. })), "nothing stored");
+        assert_eq!((h.logins, h.exchanges), (1, 1), "not retried: {expires_in}");
+    }
+    let mut h = Harness::new(ConfigInput { expires_in_field: Some("data.ttl".into()), ..config() });
+    let w = h.ensure(false);
+    h.read_storage(StorageValue::Missing);
+    h.give_code("c");
+    h.reply(200, r#"{"token":"tiny","data":{"ttl":0.5}}"#);
+    assert!(h.error_of(w).to_string().contains("`data.ttl` is below the 10 s minimum lifetime"));
 }
 
 #[test]

@@ -88,7 +88,8 @@ pub struct Config {
     pub token_field: Vec<String>,
     pub expires_in_field: Vec<String>,
     /// A session expiring within this margin counts as expired, so a token is never sent in the
-    /// last moments of its life.
+    /// last moments of its life. Capped per session at a quarter of its life, so that it can never
+    /// make a session stale on arrival (see [`crate::core::expiry::stale_at`]).
     pub expiry_margin_ms: u64,
     pub retry: RetryPolicy,
     pub allow_insecure_http: bool,

@@ -3,6 +3,7 @@ use std::collections::VecDeque;
 use super::backoff::Jitter;
 use super::config::Config;
 use super::error::{PlatformFailure, SessionError};
+use super::expiry;
 use super::protocol::*;
 use super::reply::{decode_login_reply, LoginReply};
 use super::requests::Request;
@@ -60,7 +61,8 @@ enum Flight {
 struct Session {
     token: Token,
     expires_at: Millis,
-    /// From this instant on the session counts as expired (expiry minus the safety margin).
+    /// From this instant on the session counts as expired (expiry minus the safety margin, as
+    /// [`expiry::stale_at`] caps it).
     stale_at: Millis,
     generation: u32,
 }
@@ -415,11 +417,10 @@ impl Core {
 
     fn establish(&mut self, now: Millis, token: Token, expires_in_s: f64) {
         let lifetime = (expires_in_s * 1000.0) as u64;
-        // A short-lived token still gets most of its life: the margin never exceeds a quarter.
-        let margin = self.config.expiry_margin_ms.min(lifetime / 4);
         let expires_at = now + lifetime;
         self.generation = self.generation.wrapping_add(1);
-        let session = Session { token, expires_at, stale_at: expires_at - margin, generation: self.generation };
+        let stale_at = expiry::stale_at(expires_at, lifetime, self.config.expiry_margin_ms);
+        let session = Session { token, expires_at, stale_at, generation: self.generation };
         self.persist(
             now,
             Persist::Write(stored::encode(&StoredSession { token: session.token.clone(), expires_at_ms: expires_at })),
@@ -449,9 +450,14 @@ impl Core {
         };
         match stored::decode(&text) {
             Some(found) => {
+                let left = found.expires_at_ms.saturating_sub(now);
+                // Less than a login reply may grant: not worth a request that would likely bounce.
+                if left < expiry::MIN_LIFETIME_MS {
+                    return;
+                }
                 self.generation = self.generation.wrapping_add(1);
                 self.session = Some(Session {
-                    stale_at: found.expires_at_ms.saturating_sub(self.config.expiry_margin_ms),
+                    stale_at: expiry::stale_at(found.expires_at_ms, left, self.config.expiry_margin_ms),
                     expires_at: found.expires_at_ms,
                     token: found.token,
                     generation: self.generation,

@@ -11,6 +11,7 @@
 pub mod backoff;
 pub mod config;
 pub mod error;
+pub mod expiry;
 pub mod json;
 mod machine;
 mod protocol;

@@ -2,13 +2,14 @@
 //! mapping WeChat's `errcode`s, passed through by the server, to typed errors.
 
 use super::error::SessionError;
+use super::expiry::{MAX_LIFETIME_S, MIN_LIFETIME_S};
 use super::json::{parse_number, Json};
 use super::token::Token;
 
 /// What the server's reply means for the login.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LoginReply {
-    /// A token and its lifetime in seconds.
+    /// A token and its lifetime in seconds, from [`MIN_LIFETIME_S`] to [`MAX_LIFETIME_S`].
     Granted { token: Token, expires_in_s: f64 },
     /// A failure worth retrying with a fresh code after a pause (HTTP 5xx, WeChat `-1` busy).
     Transient { status: u16, errcode: Option<i64>, errmsg: String },
@@ -78,9 +79,12 @@ pub fn decode_login_reply(status: u16, body: &str, token_field: &[String], expir
         Some(Json::String(s)) => parse_number(s.trim()).unwrap_or(f64::NAN),
         _ => f64::NAN,
     };
-    // Up to ten years; a non-positive or absurd lifetime is a server bug, not a session.
-    if !(expires_in_s > 0.0 && expires_in_s <= 315_360_000.0) {
+    // A non-positive or absurd lifetime is a server bug, not a session; so is one too short to use.
+    if !(expires_in_s > 0.0 && expires_in_s <= f64::from(MAX_LIFETIME_S)) {
         return bad(format!("`{}` must be a positive number of seconds", expires_in_field.join(".")));
+    }
+    if expires_in_s < f64::from(MIN_LIFETIME_S) {
+        return bad(format!("`{}` is below the {MIN_LIFETIME_S} s minimum lifetime", expires_in_field.join(".")));
     }
     LoginReply::Granted { token, expires_in_s }
 }
@@ -143,6 +147,8 @@ mod tests {
             r#"{"token":"abc"}"#,
             r#"{"token":"abc","expiresIn":0}"#,
             r#"{"token":"abc","expiresIn":"soon"}"#,
+            r#"{"token":"abc","expiresIn":1e-9}"#,
+            r#"{"token":"abc","expiresIn":9.99}"#,
         ] {
             assert_eq!(code_of(decode(200, body)), "BAD_RESPONSE", "{body}");
         }
@@ -159,7 +165,7 @@ mod properties {
         fn never_panics_and_grants_only_sendable_tokens(status in 0u16..1000, body in any::<String>()) {
             if let LoginReply::Granted { token, expires_in_s } = decode_login_reply(status, &body, &["token".into()], &["expiresIn".into()]) {
                 prop_assert!(is_sendable_token(token.expose()));
-                prop_assert!(expires_in_s > 0.0);
+                prop_assert!((f64::from(MIN_LIFETIME_S)..=f64::from(MAX_LIFETIME_S)).contains(&expires_in_s));
             }
         }
     }
