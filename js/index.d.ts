@@ -14,6 +14,7 @@ export type MpSessionErrorCode =
   | 'BAD_RESPONSE'
   | 'SESSION_EXPIRED'
   | 'LOGGED_OUT'
+  | 'DISPOSED'
   | 'INTERNAL';
 
 export class MpSessionError extends Error {
@@ -172,6 +173,11 @@ export interface SessionClient {
   logout(): Promise<void>;
   /** Subscribes to session changes; returns the unsubscribe function. */
   onChange(listener: (event: SessionEvent) => void): () => void;
+  /**
+   * Ends the client: calls in flight and every later call reject `DISPOSED`, listeners are
+   * dropped, its wasm memory, timer and callbacks are freed. The stored session stays.
+   */
+  dispose(): Promise<void>;
 }
 
 /** Creates a client. Synchronous; the wasm loads once per app on first use. */
