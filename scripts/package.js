@@ -29,6 +29,22 @@ function adaptGlue(source) {
     'module.exports = function createBindings(TextEncoder, TextDecoder) {\n' + glue + '\n  return wasm_bindgen;\n};\n';
 }
 
+// Writes `input` to `output` without its Global exports; returns their names.
+async function withoutGlobalExports(input, output) {
+  const binaryen = (await import('binaryen')).default;
+  const module = binaryen.readBinary(fs.readFileSync(input));
+  const globals = [];
+  for (let i = 0; i < module.getNumExports(); i++) {
+    const info = binaryen.getExportInfo(module.getExportByIndex(i));
+    if (info.kind === binaryen.ExternalGlobal) globals.push(info.name);
+  }
+  for (const name of globals) module.removeExport(name);
+  module.setFeatures(binaryen.Features.MVP | binaryen.Features.MutableGlobals | binaryen.Features.SignExt);
+  fs.writeFileSync(output, module.emitBinary());
+  module.dispose();
+  return globals;
+}
+
 async function main() {
   fs.rmSync(dist, { recursive: true, force: true });
   fs.mkdirSync(dist, { recursive: true });
@@ -39,11 +55,18 @@ async function main() {
   // and shipping both would cost every user's package the raw bytes too.
   const wasm = path.join(root, 'target', 'pkg', 'mp_session_bg.wasm');
   fs.mkdirSync(path.dirname(wasm), { recursive: true });
+  // wasm-bindgen's runtime exports two Globals (__abort_handler, __instance_terminated) that only
+  // its panic=unwind glue reads; iOS WeChat cannot instantiate a module exporting a Global.
+  const unoptimized = path.join(root, 'target', 'pkg', 'mp_session_bindgen.wasm');
+  const removed = await withoutGlobalExports(path.join(bindgen, 'mp_session_bg.wasm'), unoptimized);
+  if (/\b(__abort_handler|__instance_terminated)\b/.test(fs.readFileSync(path.join(dist, 'mp_session_glue.js'), 'utf8'))) {
+    throw new Error(`the glue uses a Global export (${removed.join(', ')}) that the build removes: update scripts/package.js`);
+  }
   // MVP features only, so -Oz cannot introduce newer instructions; sign-ext (which LLVM's MVP
   // std still emits) is accepted on input and lowered away last.
   execFileSync(process.execPath, [
     path.join(root, 'node_modules', 'binaryen', 'bin', 'wasm-opt'),
-    path.join(bindgen, 'mp_session_bg.wasm'),
+    unoptimized,
     '--mvp-features', '--enable-mutable-globals', '--enable-sign-ext',
     '-Oz', '--signext-lowering', '--strip-debug', '--strip-producers', '--strip-target-features',
     '-o', wasm,

@@ -24,6 +24,12 @@ test('the shipped wasm uses only WebAssembly MVP features (+mutable-globals)', a
   }
 });
 
+test('the shipped wasm exports functions and memory only: iOS WeChat cannot take a Global export', () => {
+  const unpacked = zlib.brotliDecompressSync(fs.readFileSync(path.join(DIST, 'mp_session_bg.wasm.br')));
+  const kinds = WebAssembly.Module.exports(new WebAssembly.Module(unpacked)).filter((e) => e.kind !== 'function');
+  assert.deepEqual(kinds, [{ name: 'memory', kind: 'memory' }]);
+});
+
 test('the brotli wasm stays within the size budget of package.json', () => {
   const { sizeBudget } = require('../../package.json');
   const size = fs.statSync(path.join(DIST, 'mp_session_bg.wasm.br')).size;
