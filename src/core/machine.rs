@@ -4,6 +4,7 @@ use super::backoff::Jitter;
 use super::config::Config;
 use super::error::{PlatformFailure, SessionError};
 use super::expiry;
+use super::pacing::LoginPace;
 use super::protocol::*;
 use super::reply::{decode_login_reply, LoginReply};
 use super::requests::Request;
@@ -20,6 +21,8 @@ enum Purpose {
     Exchange,
     /// A pause before the next login attempt; there is no effect, only a deadline.
     Backoff,
+    /// A login waiting for the pace of automatic logins to allow it; only a deadline.
+    Paced,
     /// A page's request on the wire; bounded by the request's own deadline.
     Send(WaiterId),
     /// A pause before a request's next attempt.
@@ -51,7 +54,8 @@ enum Flight {
     Idle,
     /// `wx.checkSession` is running for a session loaded from storage.
     Checking,
-    /// `attempt` counts from 1; it grows only after a transient server failure.
+    /// `attempt` counts from 1; it grows only after a transient server failure. The attempt may
+    /// still be waiting for its pause ([`Purpose::Backoff`]) or its turn ([`Purpose::Paced`]).
     LoggingIn {
         attempt: u32,
     },
@@ -89,6 +93,8 @@ pub struct Core {
     /// Whether `wx.checkSession` has vouched for the current session (or was not wanted).
     session_checked: bool,
     flight: Flight,
+    /// Bounds how often the core logs in by itself.
+    pace: LoginPace,
     waiters: Vec<WaiterId>,
     force_requested: bool,
     persist_running: bool,
@@ -116,6 +122,7 @@ impl Core {
             session: None,
             generation: 0,
             flight: Flight::Idle,
+            pace: LoginPace::default(),
             waiters: Vec::new(),
             force_requested: false,
             persist_running: false,
@@ -132,11 +139,18 @@ impl Core {
 
     /// A caller wants a valid login state. It is settled at once when the session is valid;
     /// otherwise it joins the running login or starts one. `force` asks for a new session even
-    /// when the current one is valid (joining a login already running counts).
+    /// when the current one is valid (joining a login already running counts), and is never
+    /// paced: a login waiting for its turn ([`crate::core::pacing`]) starts at once.
     pub fn ensure_login(&mut self, now: Millis, force: bool) -> WaiterId {
         let waiter = self.new_waiter();
         self.force_requested |= force;
         self.join_login(now, waiter);
+        if force {
+            if let Some(index) = self.pending.iter().position(|p| p.purpose == Purpose::Paced) {
+                self.pending.swap_remove(index);
+                self.request_code(now);
+            }
+        }
         waiter
     }
 
@@ -311,7 +325,22 @@ impl Core {
             }
         }
         self.flight = Flight::LoggingIn { attempt: 1 };
-        self.request_code(now);
+        // The page's own decision is not paced; everything the core decides on by itself is.
+        if self.force_requested {
+            self.request_code(now);
+        } else {
+            self.start_paced_attempt(now);
+        }
+    }
+
+    /// Starts the current login attempt with `wx.login` if the pace allows, else waits for it.
+    fn start_paced_attempt(&mut self, now: Millis) {
+        if self.pace.try_spend(now) {
+            self.request_code(now);
+        } else {
+            let at = self.pace.next_at(now);
+            self.start(Purpose::Paced, None, Some(at));
+        }
     }
 
     fn request_code(&mut self, now: Millis) {
@@ -389,9 +418,15 @@ impl Core {
                 if let Flight::LoggingIn { attempt } = self.flight {
                     self.flight = Flight::LoggingIn { attempt: attempt + 1 };
                     // A code is single-use and the server may have spent it: start from wx.login.
-                    self.request_code(now);
+                    self.start_paced_attempt(now);
                 }
             }
+            // Its callers all gave up (their deadlines passed) while it waited: not run for no one.
+            (Purpose::Paced, _) if self.waiters.is_empty() => {
+                self.flight = Flight::Idle;
+                self.force_requested = false;
+            }
+            (Purpose::Paced, _) => self.start_paced_attempt(now),
         }
     }
 

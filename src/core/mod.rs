@@ -14,6 +14,7 @@ pub mod error;
 pub mod expiry;
 pub mod json;
 mod machine;
+pub mod pacing;
 mod protocol;
 pub mod reply;
 mod requests;
