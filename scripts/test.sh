@@ -18,5 +18,11 @@ cargo test --target wasm32-unknown-unknown
 echo "== package: build miniprogram_dist/"
 bash scripts/build.sh
 
-echo "== package: node --test in the mini-program simulator"
+echo "== package: node --test in the mini-program simulator (Node, V8)"
 node --test tests/js/
+
+# WeChat on iOS runs JavaScriptCore with no JIT; Bun with BUN_JSC_useJIT=0 is that engine and mode.
+# Every suite that runs the package in the simulator runs there too (example.test.js drives
+# miniprogram-ci, a Node tool, so it stays on Node).
+echo "== package: the simulator suites under JavaScriptCore, JIT off (Bun)"
+BUN_JSC_useJIT=0 node_modules/.bin/bun test $(ls tests/js/*.test.js | grep -v example.test.js)
