@@ -190,3 +190,33 @@ fn bad_request_input_is_refused_at_once() {
         assert_eq!(h.core.request(h.now, spec).unwrap_err().code(), "CONFIG_INVALID", "{url}");
     }
 }
+
+#[test]
+fn an_explicit_default_port_gets_the_token_and_lookalike_hosts_do_not() {
+    let mut h = logged_in(ConfigInput {
+        base_url: Some("https://api.example.com:443".into()),
+        trusted_origins: Some(vec!["https://files.example.com:443".into()]),
+        ..config()
+    });
+    let cases = [
+        ("https://api.example.com:443/x", true),
+        ("https://api.example.com/x", true),
+        ("https://API.EXAMPLE.COM/x", true),
+        ("https://files.example.com/a.png", true),
+        ("https://files.example.com:443/a.png", true),
+        ("/relative", true),
+        ("https://api.example.com:8443/x", false),
+        ("https://api.example.com.evil.com/x", false),
+        ("https://files.example.com.evil.com/x", false),
+    ];
+    for (url, token) in cases {
+        let r = h.request(url, "GET");
+        let (_, _, auth) = h.sends_in_flight().into_iter().find(|s| s.1 == r).unwrap();
+        assert_eq!(auth.is_some(), token, "{url}");
+        h.respond_status(r, 200);
+    }
+    for url in ["https://api.example.com@evil.com/x", "https://evil.com\\@api.example.com/", "//evil.com/x"] {
+        let spec = RequestSpec { url: url.into(), method: "GET".into(), timeout_ms: None };
+        assert_eq!(h.core.request(h.now, spec).unwrap_err().code(), "CONFIG_INVALID", "{url}");
+    }
+}

@@ -76,7 +76,8 @@ pub const EXPIRED_WHEN_KEYS: &[&str] = &["statuses", "bodyField", "bodyValues"];
 /// Validated options.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// Scheme and authority, no trailing slash: `https://api.example.com`.
+    /// `baseUrl`'s origin as [`origin_of`] spells it: `https://api.example.com` (lower-case, no
+    /// default port, no trailing slash).
     pub origin: String,
     /// `baseUrl` without its trailing slash: `https://api.example.com/v1`.
     pub base_url: String,
@@ -103,7 +104,8 @@ pub struct RequestPolicy {
     pub token_header: String,
     /// Put before the token with a space (`Bearer <token>`); empty sends the raw token.
     pub token_scheme: String,
-    /// Origins (`https://host[:port]`) besides `baseUrl`'s that receive the token.
+    /// Origins (`https://host[:port]`) besides `baseUrl`'s that receive the token, as
+    /// [`origin_of`] spells them.
     pub trusted_origins: Vec<String>,
     pub expired_statuses: Vec<u16>,
     pub expired_body_field: Option<Vec<String>>,
@@ -138,19 +140,51 @@ fn whole(option: &str, value: Option<f64>, min: u32, max: u32, default: u32) -> 
     }
 }
 
-/// `scheme://authority`, lower-cased, of an absolute http(s) URL.
+/// The origin (`scheme://host[:port]`) of an absolute http(s) URL, in one spelling per origin:
+/// scheme and host lower-cased, the port as a plain number and dropped when it is the scheme's
+/// default (443, 80), so `https://API.example.com:443/x` and `https://api.example.com` compare
+/// equal, as they do in browsers.
+///
+/// `None` for anything that is not plainly such a URL, so that it can never be mistaken for a
+/// trusted origin: another scheme, no host, user information (`https://api.example.com@evil.com`
+/// goes to evil.com), a backslash in the authority (URL parsers disagree on where it ends), a port
+/// that is not a number up to 65535.
 pub fn origin_of(url: &str) -> Option<String> {
+    split_origin(url).map(|(origin, _)| origin)
+}
+
+/// [`origin_of`], and what follows the authority (path, query, fragment).
+fn split_origin(url: &str) -> Option<(String, &str)> {
     let scheme_end = url.find("://")?;
     let scheme = url.get(..scheme_end)?.to_ascii_lowercase();
-    if scheme != "https" && scheme != "http" {
-        return None;
-    }
+    let default_port = match scheme.as_str() {
+        "https" => 443,
+        "http" => 80,
+        _ => return None,
+    };
     let rest = url.get(scheme_end + 3..)?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.is_empty() || authority.contains('@') {
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = (rest.get(..end)?, rest.get(end..)?);
+    if authority.contains(['@', '\\']) || authority.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return None;
     }
-    Some(format!("{scheme}://{}", authority.to_ascii_lowercase()))
+    // The port follows the last colon, unless that colon is inside an IPv6 literal (`[::1]`).
+    let (host, port) = match authority.rfind(':') {
+        Some(colon) if !authority.get(colon..)?.contains(']') => (authority.get(..colon)?, authority.get(colon + 1..)?),
+        _ => (authority, ""),
+    };
+    if host.is_empty() {
+        return None;
+    }
+    let port: u32 = match port {
+        // `https://host:/` is allowed by the URL standard and means the default port.
+        "" => default_port,
+        digits if digits.bytes().all(|b| b.is_ascii_digit()) => digits.parse().ok().filter(|&p| p <= 65_535)?,
+        _ => return None,
+    };
+    let host = host.to_ascii_lowercase();
+    let origin = if port == default_port { format!("{scheme}://{host}") } else { format!("{scheme}://{host}:{port}") };
+    Some((origin, tail))
 }
 
 /// An HTTP header name: RFC 7230 token characters.
@@ -169,8 +203,8 @@ fn request_policy(input: &mut ConfigInput) -> Result<RequestPolicy, SessionError
     }
     let mut trusted_origins = Vec::new();
     for origin in input.trusted_origins.take().unwrap_or_default() {
-        match origin_of(&origin) {
-            Some(o) if o == origin.trim_end_matches('/').to_ascii_lowercase() => trusted_origins.push(o),
+        match split_origin(&origin) {
+            Some((o, "" | "/")) => trusted_origins.push(o),
             _ => {
                 return Err(invalid("trustedOrigins", "must list origins such as 'https://cdn.example.com' (no path)"))
             }
@@ -217,9 +251,7 @@ fn field_path(option: &str, value: Option<String>, default: &str) -> Result<Vec<
 /// built on. `http://` is allowed only with `allow_insecure_http` (local development).
 fn check_base_url(url: &str, allow_insecure_http: bool) -> Result<(String, String), SessionError> {
     const OPTION: &str = "baseUrl";
-    let rest = if let Some(rest) = url.strip_prefix("https://") {
-        rest
-    } else if let Some(rest) = url.strip_prefix("http://") {
+    if url.starts_with("http://") {
         if !allow_insecure_http {
             return Err(invalid(
                 OPTION,
@@ -227,23 +259,19 @@ fn check_base_url(url: &str, allow_insecure_http: bool) -> Result<(String, Strin
                  use https://, or set allowInsecureHttp: true for local development only",
             ));
         }
-        rest
-    } else {
+    } else if !url.starts_with("https://") {
         return Err(invalid(OPTION, "must start with https:// (for example https://api.example.com)"));
-    };
+    }
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(invalid(OPTION, "must not contain spaces or control characters"));
     }
     if url.contains(['?', '#']) {
         return Err(invalid(OPTION, "must not contain a query (?) or a fragment (#)"));
     }
-    let authority = rest.split('/').next().unwrap_or_default();
-    if authority.is_empty() || authority.contains('@') {
-        return Err(invalid(OPTION, "must name a host, without user information"));
-    }
-    let base = url.trim_end_matches('/').to_string();
-    let origin = base.get(..url.len() - rest.len() + authority.len()).unwrap_or(&base).to_string();
-    Ok((origin, base))
+    let Some(origin) = origin_of(url) else {
+        return Err(invalid(OPTION, "must name a host (and a numeric port, if any), without user information"));
+    };
+    Ok((origin, url.trim_end_matches('/').to_string()))
 }
 
 impl ConfigInput {
@@ -325,8 +353,32 @@ mod tests {
         assert_eq!(origin_of("HTTPS://API.Example.com:8443/x?y"), Some("https://api.example.com:8443".into()));
         assert_eq!(origin_of("ftp://x"), None);
         assert_eq!(origin_of("https://u@x/"), None);
+        assert_eq!(origin_of("https://API.example.com:443/x"), Some("https://api.example.com".into()));
+        assert_eq!(origin_of("https://api.example.com:0443"), Some("https://api.example.com".into()));
+        assert_eq!(origin_of("https://api.example.com:/x"), Some("https://api.example.com".into()));
+        assert_eq!(origin_of("http://host:80?q"), Some("http://host".into()));
+        assert_eq!(origin_of("https://host:80#f"), Some("https://host:80".into()));
+        assert_eq!(origin_of("http://[::1]:8080/x"), Some("http://[::1]:8080".into()));
+        assert_eq!(origin_of("http://[::1]/x"), Some("http://[::1]".into()));
+        for bad in ["https://", "https://:443/", "https://h:65536/", "https://h:x/", "https://h\\i/", "https://a@h"] {
+            assert_eq!(origin_of(bad), None, "{bad}");
+        }
         assert!(BodyValue::Number(40101.0).matches(&BodyValue::Text("40101".into())));
         assert!(!BodyValue::Text("expired".into()).matches(&BodyValue::Text("Expired".into())));
+    }
+
+    #[test]
+    fn origins_are_kept_without_their_default_port() {
+        let c = ConfigInput {
+            trusted_origins: Some(vec!["https://CDN.example.com:443/".into(), "https://cdn2.example.com:8443".into()]),
+            ..with_base("https://API.example.com:443/v1/")
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(c.origin, "https://api.example.com");
+        assert_eq!(c.base_url, "https://API.example.com:443/v1");
+        assert_eq!(c.login_url, "https://API.example.com:443/v1/auth/login");
+        assert_eq!(c.requests.trusted_origins, ["https://cdn.example.com", "https://cdn2.example.com:8443"]);
     }
 
     #[test]
@@ -339,7 +391,9 @@ mod tests {
     #[test]
     fn bad_values_name_their_option() {
         assert_eq!(refused_option(ConfigInput::default()), "baseUrl");
-        for url in ["ftp://x", "https://", "https://a b", "https://x/?q=1", "https://u@x"] {
+        for url in
+            ["ftp://x", "https://", "https://a b", "https://x/?q=1", "https://u@x", "https://x:y", "https://x\\y"]
+        {
             assert_eq!(refused_option(with_base(url)), "baseUrl", "{url}");
         }
         let base = || with_base("https://x");
@@ -349,10 +403,13 @@ mod tests {
         assert_eq!(refused_option(ConfigInput { token_field: Some("a..b".into()), ..base() }), "tokenField");
         assert_eq!(refused_option(ConfigInput { storage_key: Some(String::new()), ..base() }), "storageKey");
         assert_eq!(refused_option(ConfigInput { token_header: Some("X Token".into()), ..base() }), "tokenHeader");
-        assert_eq!(
-            refused_option(ConfigInput { trusted_origins: Some(vec!["https://cdn.x/path".into()]), ..base() }),
-            "trustedOrigins"
-        );
+        for origin in ["https://cdn.x/path", "https://cdn.x?q", "https://u@cdn.x", "cdn.x", "https://cdn.x:1e3"] {
+            assert_eq!(
+                refused_option(ConfigInput { trusted_origins: Some(vec![origin.into()]), ..base() }),
+                "trustedOrigins",
+                "{origin}"
+            );
+        }
         assert_eq!(
             refused_option(ConfigInput { expired_statuses: Some(vec![99.0]), ..base() }),
             "expiredWhen.statuses"

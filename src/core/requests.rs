@@ -58,7 +58,9 @@ pub(crate) struct Request {
     pub(crate) stage: Stage,
 }
 
-/// Joins `url` to `baseUrl` and says whether it may receive the token.
+/// Joins `url` to `baseUrl` and says whether it may receive the token: an absolute URL when its
+/// origin, as [`origin_of`] spells it, is `baseUrl`'s or a trusted one; a relative one always, since
+/// it is appended to `baseUrl` after its authority and cannot leave it.
 fn resolve_url(config: &Config, url: &str) -> Result<(String, bool), SessionError> {
     let bad = |reason: &str| SessionError::ConfigInvalid { option: "url".into(), reason: reason.into() };
     if url.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -69,8 +71,8 @@ fn resolve_url(config: &Config, url: &str) -> Result<(String, bool), SessionErro
         if lower.starts_with("http://") && !config.allow_insecure_http {
             return Err(bad("http:// is refused; use https:// or set allowInsecureHttp for local development"));
         }
-        let origin = origin_of(url).ok_or_else(|| bad("is not a valid absolute URL"))?;
-        let trusted = origin == config.origin.to_ascii_lowercase() || config.requests.trusted_origins.contains(&origin);
+        let origin = origin_of(url).ok_or_else(|| bad("is not a valid absolute URL (no user information, no backslash before the path)"))?;
+        let trusted = origin == config.origin || config.requests.trusted_origins.contains(&origin);
         return Ok((url.to_string(), trusted));
     }
     if url.contains("://") || url.starts_with("//") {
@@ -318,5 +320,70 @@ mod tests {
         for bad in ["", "http://api.example.com/x", "//evil.net/x", "ftp://x/y", "/a b"] {
             assert!(resolve_url(&c, bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn an_explicit_default_port_names_the_same_origin() {
+        let c = config();
+        for url in ["https://api.example.com:443/x", "https://API.EXAMPLE.COM:443", "https://files.example.com:443/a"] {
+            assert_eq!(resolve_url(&c, url).unwrap(), (url.to_string(), true), "{url}");
+        }
+        for url in ["https://api.example.com:8443/x", "https://api.example.com:80/x", "https://files.example.com:444/"]
+        {
+            assert!(!resolve_url(&c, url).unwrap().1, "{url}");
+        }
+        let c = ConfigInput {
+            base_url: Some("http://127.0.0.1:80/v1".into()),
+            allow_insecure_http: Some(true),
+            trusted_origins: Some(vec!["https://files.example.com:443".into(), "http://cdn.example.com:80".into()]),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(c.origin, "http://127.0.0.1");
+        assert_eq!(c.requests.trusted_origins, ["https://files.example.com", "http://cdn.example.com"]);
+        for url in
+            ["http://127.0.0.1/x", "http://127.0.0.1:80/x", "https://files.example.com/a", "http://cdn.example.com/"]
+        {
+            assert!(resolve_url(&c, url).unwrap().1, "{url}");
+        }
+        for url in ["https://127.0.0.1/x", "http://127.0.0.1:8080/x", "http://files.example.com/a"] {
+            assert!(!resolve_url(&c, url).unwrap().1, "{url}");
+        }
+        assert_eq!(resolve_url(&c, "/me").unwrap(), ("http://127.0.0.1:80/v1/me".into(), true));
+    }
+
+    #[test]
+    fn tricks_never_send_the_token_to_another_host() {
+        let c = config();
+        for url in [
+            "https://api.example.com@evil.com/x",
+            "https://api.example.com:443@evil.com/x",
+            "https://evil.com\\@api.example.com/x",
+            "https://api.example.com\\.evil.com/x",
+            "https://api.example.com\\@evil.com",
+            "https://api.example.com:443.evil.com/",
+            "https://api.example.com:evil/",
+            "https://api.example.com:99999/",
+        ] {
+            assert!(resolve_url(&c, url).is_err(), "{url}");
+        }
+        for url in [
+            "https://api.example.com.evil.com/",
+            "https://evil.com/https://api.example.com/",
+            "https://evil.com?@api.example.com",
+            "https://evil.com#@api.example.com",
+            "HTTPS://EVIL.COM/",
+            "https://api.example.com%2eevil.com/",
+            "https://xn--pi-6kc.example.com/",
+        ] {
+            assert!(!resolve_url(&c, url).unwrap().1, "{url}");
+        }
+        // Relative references stay under baseUrl, whatever they contain.
+        for url in ["\\\\evil.com/x", "/\\evil.com", "@evil.com", "https:\\\\evil.com", ":443@evil.com"] {
+            let (resolved, trusted) = resolve_url(&c, url).unwrap();
+            assert!(trusted && resolved.starts_with("https://api.example.com/v1/"), "{url} -> {resolved}");
+        }
+        assert!(resolve_url(&c, "//evil.com").is_err());
     }
 }
