@@ -71,7 +71,8 @@ fn resolve_url(config: &Config, url: &str) -> Result<(String, bool), SessionErro
         if lower.starts_with("http://") && !config.allow_insecure_http {
             return Err(bad("http:// is refused; use https:// or set allowInsecureHttp for local development"));
         }
-        let origin = origin_of(url).ok_or_else(|| bad("is not a valid absolute URL (no user information, no backslash before the path)"))?;
+        let origin = origin_of(url)
+            .ok_or_else(|| bad("is not a valid absolute URL (no user information, no backslash before the path)"))?;
         let trusted = origin == config.origin || config.requests.trusted_origins.contains(&origin);
         return Ok((url.to_string(), trusted));
     }

@@ -8,7 +8,7 @@ use super::token::Token;
 const VERSION: i64 = 1;
 
 /// Latest instant we accept as an expiry: year 2100 in ms. Anything later is a corrupt value.
-const MAX_EXPIRES_AT_MS: u64 = 4_102_444_800_000;
+pub const MAX_EXPIRES_AT_MS: u64 = 4_102_444_800_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredSession {
