@@ -72,10 +72,10 @@ test('the mini-program entry references no Node module, so bundlers have nothing
 test('npm pack ships the mini-program directory, the Node entry and plugins, and nothing else', () => {
   const [info] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
   const files = info.files.map((f) => f.path).sort();
-  for (const needed of ['miniprogram_dist/index.js', 'miniprogram_dist/index.d.ts', 'miniprogram_dist/mp_session_bg.wasm.br', 'miniprogram_dist/mp_session_glue.js', 'js/node/index.js', 'js/node/taro.js', 'js/node/vite.js', 'package.json', 'README.md']) {
+  for (const needed of ['miniprogram_dist/index.js', 'miniprogram_dist/index.d.ts', 'miniprogram_dist/mp_session_bg.wasm.br', 'miniprogram_dist/mp_session_glue.js', 'js/node/index.js', 'js/node/taro.js', 'js/node/vite.js', 'taro.js', 'vite.js', 'package.json', 'README.md']) {
     assert.ok(files.includes(needed), `missing ${needed}`);
   }
-  const unexpected = files.filter((f) => !f.startsWith('miniprogram_dist/') && !f.startsWith('js/node/') && !['package.json', 'README.md', 'LICENSE'].includes(f));
+  const unexpected = files.filter((f) => !f.startsWith('miniprogram_dist/') && !f.startsWith('js/node/') && !['package.json', 'README.md', 'LICENSE', 'taro.js', 'vite.js'].includes(f));
   assert.ok(!files.includes('miniprogram_dist/mp_session_bg.wasm'), 'the raw wasm would double what users ship');
   assert.deepEqual(unexpected, []);
 });

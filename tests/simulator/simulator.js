@@ -2,7 +2,9 @@
 // A mini-program runtime in a node:vm sandbox: what a mini-program has and nothing more. CommonJS
 // `require` rooted at an app directory (with miniprogram_npm/ resolution), `wx` with real HTTP and
 // persistent size-limited storage, `WXWebAssembly.instantiate(path)` that takes only a package
-// path, App/Page/getApp/getCurrentPages, a controllable clock and fault injection.
+// path, App/Page/Component/Behavior/getApp/getCurrentPages, a controllable clock and fault
+// injection. Enough of the framework surface (Component-built pages, setData paths, `global`,
+// wx.nextTick, device-info getters) for Taro's and uni-app's runtimes to start an app.
 //
 // Profiles: 'ios' (no WebAssembly, TextEncoder, TextDecoder, WeakRef, FinalizationRegistry, fetch),
 // 'android' (no TextEncoder/TextDecoder/fetch), 'devtools' (TextEncoder/TextDecoder present).
@@ -42,12 +44,24 @@ function createSimulator(options) {
   }
 
   // WeChat calls back asynchronously; the real event loop keeps this independent of the fake clock.
+  // options.onError, when given, receives what an app callback throws (instead of it becoming an
+  // uncaught exception of the test process).
   function callback(opts, ok, result) {
-    setImmediate(() => {
+    setImmediate(() => guarded(() => {
       const fn = ok ? opts.success : opts.fail;
       if (typeof fn === 'function') fn(result);
       if (typeof opts.complete === 'function') opts.complete(result);
-    });
+    }));
+  }
+
+  function guarded(fn) {
+    if (!options.onError) return fn();
+    try {
+      return fn();
+    } catch (error) {
+      options.onError(error);
+      return undefined;
+    }
   }
 
   // --- wx.request: real HTTP, at most 10 in flight, the rest queued in order ---
@@ -200,6 +214,7 @@ function createSimulator(options) {
     }
   }
 
+  const launchOptions = { path: '', query: {} };
   const wx = {
     login(opts = {}) {
       record('login');
@@ -292,6 +307,66 @@ function createSimulator(options) {
       record('connectSocket', opts.url);
       callback(opts, false, { errMsg: 'connectSocket:fail not supported by the simulator' });
     },
+    getAppBaseInfo() {
+      record('getAppBaseInfo');
+      return { SDKVersion: '3.4.0', version: '8.0.50', language: 'zh_CN', theme: 'light', enableDebug: false, host: { appId: 'wx-host' } };
+    },
+    getDeviceInfo() {
+      record('getDeviceInfo');
+      return { platform: profile, system: profile === 'ios' ? 'iOS 17.0' : 'Android 14', brand: 'simulator', model: 'simulator', benchmarkLevel: 1, abi: '', deviceAbi: '', cpuType: '', memorySize: 4096 };
+    },
+    getWindowInfo() {
+      record('getWindowInfo');
+      return { pixelRatio: 2, screenWidth: 375, screenHeight: 812, windowWidth: 375, windowHeight: 812, statusBarHeight: 44, screenTop: 0, safeArea: { left: 0, right: 375, top: 44, bottom: 778, width: 375, height: 734 } };
+    },
+    getLaunchOptionsSync() {
+      record('getLaunchOptionsSync');
+      return { path: launchOptions.path, query: Object.assign({}, launchOptions.query), scene: 1001, referrerInfo: {} };
+    },
+    getEnterOptionsSync() {
+      record('getEnterOptionsSync');
+      return { path: launchOptions.path, query: Object.assign({}, launchOptions.query), scene: 1001, referrerInfo: {} };
+    },
+    // An API name answers whether this wx has it; other schemas (components, attributes) are
+    // taken as supported.
+    canIUse(schema) {
+      const name = String(schema);
+      return /^[A-Za-z]\w*$/.test(name) ? typeof wx[name] === 'function' : true;
+    },
+    // Runs fn after the current task, as WeChat's nextTick does.
+    nextTick(fn) {
+      setImmediate(() => guarded(fn));
+    },
+    // App-level listeners: accepted, never fired (the simulated app stays in the foreground).
+    onAppShow() {},
+    offAppShow() {},
+    onAppHide() {},
+    offAppHide() {},
+    onError() {},
+    offError() {},
+    onUnhandledRejection() {},
+    offUnhandledRejection() {},
+    onThemeChange() {},
+    offThemeChange() {},
+    onWindowResize() {},
+    offWindowResize() {},
+    // Asks WeChat to fetch assets ahead of use: recorded, never fetched (the simulator has no
+    // network but the test server).
+    preloadAssets(opts = {}) {
+      record('preloadAssets', (opts.data || []).map((a) => a && a.src).join(','));
+      callback(opts, true, { errMsg: 'preloadAssets:ok' });
+    },
+    createSelectorQuery() {
+      const query = {
+        in() { return query; },
+        select() { return nodes; },
+        selectAll() { return nodes; },
+        selectViewport() { return nodes; },
+        exec(cb) { if (typeof cb === 'function') setImmediate(() => guarded(() => cb([]))); },
+      };
+      const nodes = { boundingClientRect() { return query; }, scrollOffset() { return query; }, fields() { return query; }, node() { return query; }, context() { return query; } };
+      return query;
+    },
     showToast(opts = {}) {
       record('showToast', opts.title);
       callback(opts, true, { errMsg: 'showToast:ok' });
@@ -330,6 +405,12 @@ function createSimulator(options) {
     clearTimeout: timers.clearTimeout,
     setInterval,
     clearInterval,
+  };
+  // WeChat gives app code a `global` object of its own (not globalThis): frameworks keep things
+  // on it (uni-app's global.createApp).
+  sandbox.global = {};
+  sandbox.requirePlugin = (name) => {
+    throw new Error(`requirePlugin(${JSON.stringify(name)}): plugins are not simulated`);
   };
   const context = vm.createContext(sandbox);
   vm.runInContext(`
@@ -383,19 +464,152 @@ function createSimulator(options) {
     return module.exports;
   }
 
-  // --- App / Page ---
+  // --- App / Page / Component / Behavior ---
+  // App(): getApp() returns a copy of the definition, inherited enumerable properties included
+  // (frameworks build it with Object.create). Page(def) and Component(def) register what the file
+  // being loaded defines: a page route (openPage) or a component path (loadComponent).
   let app = null;
   const pageDefs = new Map();
+  const componentPages = new Set(); // routes whose page was built with Component()
+  const componentDefs = new Map();
   const pageStack = [];
   let loadingRoute = null;
+  let loadingComponent = null;
   context.App = (def) => {
     app = Object.assign({}, def);
+    for (const key in def) if (!(key in app)) app[key] = def[key];
   };
   context.getApp = () => app;
   context.Page = (def) => {
     pageDefs.set(loadingRoute, def);
   };
+  context.Component = (def) => {
+    if (loadingRoute !== null) {
+      pageDefs.set(loadingRoute, def);
+      componentPages.add(loadingRoute);
+    } else {
+      componentDefs.set(loadingComponent, def);
+    }
+  };
+  // Behaviors are mixins of Component definitions; built-in ones ('wx://form-field') are strings.
+  context.Behavior = (def) => def;
   context.getCurrentPages = () => pageStack.slice();
+
+  // setData keys may be paths, as in WeChat: 'list[2].name', 'root.cn.[0].v'.
+  function setData(target, patch) {
+    for (const [key, value] of Object.entries(patch)) {
+      const copy = JSON.parse(JSON.stringify(value === undefined ? null : value));
+      if (!/[.[]/.test(key)) {
+        target.data[key] = copy;
+        continue;
+      }
+      const parts = [];
+      key.replace(/\[(\d+)\]|([^.[\]]+)/g, (m, index, name) => parts.push(index !== undefined ? Number(index) : name));
+      let node = target.data;
+      for (let i = 0; i < parts.length - 1; i++) {
+        if (node[parts[i]] === null || typeof node[parts[i]] !== 'object') node[parts[i]] = typeof parts[i + 1] === 'number' ? [] : {};
+        node = node[parts[i]];
+      }
+      node[parts[parts.length - 1]] = copy;
+    }
+  }
+
+  function eventChannel() {
+    const listeners = [];
+    return {
+      on(name, fn) { listeners.push({ name, fn }); },
+      once(name, fn) { listeners.push({ name, fn, once: true }); },
+      off(name, fn) { listeners.splice(0, listeners.length, ...listeners.filter((l) => l.name !== name || (fn && l.fn !== fn))); },
+      emit(name, ...args) { for (const l of listeners.slice()) if (l.name === name) { if (l.once) this.off(name, l.fn); l.fn(...args); } },
+    };
+  }
+
+  // What every page and component instance has besides its definition.
+  function instanceApi(instance, route) {
+    instance.setData = (patch, cb) => {
+      setData(instance, patch);
+      record('setData', Object.keys(patch).join(','));
+      if (cb) cb();
+    };
+    const defaults = {
+      is: route,
+      __route__: route,
+      triggerEvent() {},
+      selectComponent() { return null; },
+      selectAllComponents() { return []; },
+      selectOwnerComponent() { return null; },
+      createSelectorQuery() { return wx.createSelectorQuery(); },
+      getOpenerEventChannel() { return channel; },
+      getPageId() { return `pageId:${pageStack.length + 1}`; },
+      hasBehavior() { return false; },
+    };
+    const channel = eventChannel();
+    for (const [key, value] of Object.entries(defaults)) if (!(key in instance)) instance[key] = value;
+    return instance;
+  }
+
+  // The default value WeChat gives a property of each type.
+  function propertyDefault(spec) {
+    if (spec && typeof spec === 'object' && !Array.isArray(spec)) {
+      if ('value' in spec) return JSON.parse(JSON.stringify(spec.value === undefined ? null : spec.value));
+      spec = spec.type;
+    }
+    if (spec === String) return '';
+    if (spec === Number) return 0;
+    if (spec === Boolean) return false;
+    if (spec === Array) return [];
+    return null;
+  }
+
+  // A Component() definition made into an instance: behaviors first, then the definition; data
+  // and properties share one object (as in WeChat); methods on the instance.
+  function createComponentInstance(def, route, isPage) {
+    const parts = [];
+    const collect = (d) => {
+      for (const b of d.behaviors || []) if (b && typeof b === 'object') collect(b);
+      parts.push(d);
+    };
+    collect(def);
+    const data = {};
+    const hooks = { created: [], attached: [], ready: [], show: [] };
+    const instance = { data, properties: data };
+    if (isPage) instance.route = route;
+    for (const part of parts) {
+      for (const [name, spec] of Object.entries(part.properties || {})) data[name] = propertyDefault(spec);
+      Object.assign(data, JSON.parse(JSON.stringify(part.data || {})));
+      Object.assign(instance, part.methods || {});
+      const lifetimes = part.lifetimes || {};
+      for (const name of ['created', 'attached', 'ready']) {
+        const fn = lifetimes[name] || part[name];
+        if (typeof fn === 'function') hooks[name].push(fn);
+      }
+      if (part.pageLifetimes && typeof part.pageLifetimes.show === 'function') hooks.show.push(part.pageLifetimes.show);
+    }
+    instanceApi(instance, route);
+    return { instance, hooks };
+  }
+
+  // Loads a custom component's file (and those its .json names in usingComponents), as WeChat
+  // does before showing a page that uses it.
+  function loadComponent(componentPath, seen = new Set()) {
+    const normalized = componentPath.replace(/^\//, '').replace(/\.js$/, '');
+    if (seen.has(normalized)) return;
+    seen.add(normalized);
+    loadingComponent = normalized;
+    try {
+      load(resolve('/', `/${normalized}.js`));
+    } finally {
+      loadingComponent = null;
+    }
+    if (!componentDefs.has(normalized)) throw new Error(`${normalized}.js did not call Component()`);
+    const json = path.join(appDir, `${normalized}.json`);
+    if (!fs.existsSync(json)) return;
+    const using = JSON.parse(fs.readFileSync(json, 'utf8')).usingComponents || {};
+    for (const target of Object.values(using)) {
+      if (typeof target !== 'string' || target.startsWith('plugin://')) continue;
+      loadComponent(target.startsWith('/') ? target : path.posix.join(path.posix.dirname(normalized), target), seen);
+    }
+  }
 
   const sim = {
     context,
@@ -412,28 +626,51 @@ function createSimulator(options) {
     evaluate(code) {
       return vm.runInContext(code, context);
     },
+    // Starts the app as WeChat does: app.js, then App's onLaunch and onShow.
     launch(query = {}) {
+      launchOptions.query = query;
       load(resolve('/', '/app.js'));
-      if (app && typeof app.onLaunch === 'function') app.onLaunch({ path: '', query });
+      if (app && typeof app.onLaunch === 'function') app.onLaunch({ path: '', query, scene: 1001 });
+      if (app && typeof app.onShow === 'function') app.onShow({ path: '', query, scene: 1001 });
       return app;
     },
+    // Loads a page (built with Page() or Component()) and runs its start-up lifecycle: a Page's
+    // onLoad, onShow, onReady; a Component page's created, attached, onLoad, onShow, ready, onReady.
     openPage(route, query = {}) {
       loadingRoute = route;
-      load(resolve('/', `/${route}.js`));
-      loadingRoute = null;
+      try {
+        load(resolve('/', `/${route}.js`));
+      } finally {
+        loadingRoute = null;
+      }
       const def = pageDefs.get(route);
       if (!def) throw new Error(`${route}.js did not call Page()`);
-      const page = Object.assign({ route, data: JSON.parse(JSON.stringify(def.data || {})) }, def);
-      page.setData = (patch, cb) => {
-        for (const [key, value] of Object.entries(patch)) page.data[key] = JSON.parse(JSON.stringify(value === undefined ? null : value));
-        record('setData', Object.keys(patch).join(','));
-        if (cb) cb();
-      };
+      if (componentPages.has(route)) {
+        const { instance: page, hooks } = createComponentInstance(def, route, true);
+        for (const fn of hooks.created) fn.call(page);
+        pageStack.push(page);
+        for (const fn of hooks.attached) fn.call(page);
+        if (typeof page.onLoad === 'function') page.onLoad(query);
+        if (typeof page.onShow === 'function') page.onShow();
+        for (const fn of hooks.show) fn.call(page);
+        for (const fn of hooks.ready) fn.call(page);
+        if (typeof page.onReady === 'function') page.onReady();
+        return page;
+      }
+      const page = instanceApi(Object.assign({ route, data: JSON.parse(JSON.stringify(def.data || {})) }, def), route);
       pageStack.push(page);
       if (typeof page.onLoad === 'function') page.onLoad(query);
       if (typeof page.onShow === 'function') page.onShow();
+      if (typeof page.onReady === 'function') page.onReady();
       return page;
     },
+    // Registers a custom component (path in the code package, no extension) and the components
+    // it uses; its definition is then in sim.components.
+    loadComponent(componentPath) {
+      loadComponent(componentPath);
+      return componentDefs.get(componentPath.replace(/^\//, '').replace(/\.js$/, ''));
+    },
+    components: componentDefs,
     count(api) {
       return counts[api] || 0;
     },

@@ -1,0 +1,8 @@
+import { defineConfig } from 'vite';
+import uni from '@dcloudio/vite-plugin-uni';
+import mpSession from 'mp-session/vite';
+
+// mpSession() puts mp_session_bg.wasm.br at miniprogram_npm/mp-session/ in the output.
+export default defineConfig({
+  plugins: [uni(), mpSession()],
+});

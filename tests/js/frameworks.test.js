@@ -1,0 +1,66 @@
+'use strict';
+// The package as Taro and uni-app users get it: the packed tarball installed into two small
+// projects (tests/frameworks/), built with the frameworks' own CLIs with only the plugin line
+// added, and the output started in the simulator as WeChat starts an app (app.js, then a page).
+// The frameworks' node_modules are cached outside the repository (tests/frameworks/build.js).
+const { describe, test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { execFileSync } = require('child_process');
+const { buildFixture } = require('../frameworks/build.js');
+const { runBuiltApp, scanOutput } = require('../frameworks/run-in-simulator.js');
+const { createServer } = require('../../dev-server/server.js');
+const { DIST, requireBuiltPackage } = require('./helpers.js');
+
+const ROOT = path.join(__dirname, '..', '..');
+const WASM = 'miniprogram_npm/mp-session/mp_session_bg.wasm.br';
+// webpack's global lookup in Taro's runtime.js (`new Function("return this")`), reached only where
+// globalThis is missing; not our code, and WeChat's runtime has globalThis.
+const KNOWN_FRAMEWORK_HITS = [{ fixture: 'taro', file: 'runtime.js', what: 'Function("…")' }, { fixture: 'taro', file: 'runtime.js', what: 'new Function' }];
+
+let tarball;
+let packDir;
+before(() => {
+  requireBuiltPackage();
+  packDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-session-pack-'));
+  const [info] = JSON.parse(execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', packDir], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+  tarball = path.join(packDir, info.filename);
+});
+after(() => fs.rmSync(packDir, { recursive: true, force: true }));
+
+for (const name of ['taro', 'uni-app']) {
+  describe(`${name}: built with its own CLI`, () => {
+    let built;
+    let server;
+    let url;
+    before(async () => {
+      built = buildFixture(name, tarball);
+      server = createServer();
+      url = await server.listen();
+    });
+    after(() => server && server.close());
+
+    test('the plugin put the wasm at the default path, and the output has nothing WeChat forbids from us', (t) => {
+      t.diagnostic(`${name}: CLI build ${built.seconds.toFixed(1)} s${built.installSeconds ? `, npm ci ${built.installSeconds.toFixed(1)} s` : ' (framework install cached)'}; wasm at ${path.relative(built.workspace, path.join(built.outputDir, WASM))}`);
+      const emitted = fs.readFileSync(path.join(built.outputDir, WASM));
+      assert.ok(emitted.equals(fs.readFileSync(path.join(DIST, 'mp_session_bg.wasm.br'))), 'the packaged wasm, byte for byte');
+      assert.match(built.log, new RegExp(`\\[mp-session/${name === 'taro' ? 'taro' : 'vite'}\\] wasm → .*miniprogram_npm/mp-session/mp_session_bg\\.wasm\\.br.*KB`));
+      const hits = scanOutput(built.outputDir).filter((hit) => !KNOWN_FRAMEWORK_HITS.some((k) => k.fixture === name && k.file === hit.file && k.what === hit.what));
+      assert.deepEqual(hits, []);
+    });
+
+    for (const profile of ['ios', 'android']) {
+      test(`${profile}: the app logs in with 1 wx.login and 1 exchange, and auth.request() carries the token`, async () => {
+        const before = server.state.stats.code2Session;
+        const { sim, toasts } = await runBuiltApp({ outputDir: built.outputDir, serverUrl: url, profile });
+        assert.equal(sim.count('login'), 1);
+        assert.equal(server.state.stats.code2Session - before, 1);
+        assert.equal(sim.count('WXWebAssembly.instantiate'), 1);
+        assert.equal(toasts.length, 1);
+        assert.match(toasts[0], /^me:200:[0-9a-f]{12}$/, 'the protected API answered 200: the token was attached');
+      });
+    }
+  });
+}
