@@ -64,12 +64,14 @@ async function main() {
     throw new Error(`the glue uses a Global export (${removed.join(', ')}) that the build removes: update scripts/package.js`);
   }
   // MVP features only, so -Oz cannot introduce newer instructions; sign-ext (which LLVM's MVP
-  // std still emits) is accepted on input and lowered away last.
+  // std still emits) is accepted on input and lowered away last. --low-memory-unused is safe:
+  // the stack comes first in memory and never gets within 1 KB of its end (-305 B brotli, with
+  // --converge).
   execFileSync(process.execPath, [
     path.join(root, 'node_modules', 'binaryen', 'bin', 'wasm-opt'),
     unoptimized,
     '--mvp-features', '--enable-mutable-globals', '--enable-sign-ext',
-    '-Oz', '--signext-lowering', '--strip-debug', '--strip-producers', '--strip-target-features',
+    '-Oz', '--low-memory-unused', '--converge', '--signext-lowering', '--strip-debug', '--strip-producers', '--strip-target-features',
     '-o', wasm,
   ], { stdio: 'inherit' });
   await checkMvp(wasm);
