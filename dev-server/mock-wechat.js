@@ -1,31 +1,62 @@
 'use strict';
-// An embedded stand-in for WeChat's side of the login: wx.login gets a one-time code here, and
-// jscode2session exchanges it, with WeChat's rules: a code is valid five minutes and usable once,
-// at most ~100 exchanges per user per minute, and the documented errcodes.
+// An embedded stand-in for WeChat's side of the login, with WeChat's rules and errcodes:
+// - wx.login gets a one-time code here and jscode2session exchanges it: a code is valid five
+//   minutes and usable once, at most ~100 exchanges per user per minute.
+// - Access tokens: GET /cgi-bin/token (every call issues a new token; the previous one keeps
+//   working five more minutes) and POST /cgi-bin/stable_token (the same token while it is valid;
+//   in its last five minutes a normal call gets a fresh one; force_refresh replaces it at once).
+//   Both live 7200 s.
+// - The phone number: <button open-type="getPhoneNumber"> gives the page a one-time code (valid
+//   five minutes, usable once) that POST /wxa/business/getuserphonenumber?access_token= exchanges
+//   for the user's number. Each mock user has a fixed mock number (138 and eight digits from the
+//   openid); only the server side ever sees it whole.
 const crypto = require('crypto');
 
 const CODE_LIFETIME_MS = 5 * 60 * 1000;
+const PHONE_CODE_LIFETIME_MS = 5 * 60 * 1000;
+const ACCESS_TOKEN_LIFETIME_S = 7200;
+const ACCESS_TOKEN_OVERLAP_MS = 5 * 60 * 1000; // an old token's grace, and the stable token's early renewal
 const RATE_LIMIT_PER_MINUTE = 100;
 const DEVTOOLS_OPENID = 'o-devtools-user';
 
+const sha256 = (text) => crypto.createHash('sha256').update(text).digest('hex');
+
+// The mock user's phone number: deterministic per openid, a mainland mobile number.
+function mockPhoneFor(openid) {
+  return `138${String(parseInt(sha256(`phone:${openid}`).slice(0, 12), 16) % 1e8).padStart(8, '0')}`;
+}
+
 class MockWeChat {
-  // acceptDeviceCodes: codes this mock did not issue (from wx.login in WeChat DevTools, which asks
-  // the real WeChat) count as fresh codes of one DevTools user, still usable once. Off in tests.
+  // acceptDeviceCodes: codes this mock did not issue (from wx.login or getPhoneNumber in WeChat
+  // DevTools, which asks the real WeChat) count as fresh codes of one DevTools user, still usable
+  // once. Off in tests.
   constructor({ appid = 'wx-mock-appid', secret = 'mock-secret', now = Date.now, acceptDeviceCodes = false } = {}) {
     this.acceptDeviceCodes = acceptDeviceCodes;
     this.appid = appid;
     this.secret = secret;
     this.now = now;
     this.codes = new Map(); // code → { openid, issuedAt, used }
+    this.phoneCodes = new Map(); // phone code → { openid, issuedAt, used }
+    this.accessTokens = new Map(); // access token → { expiresAt, stable } (expired ones stay, to answer 42001)
+    this.stableToken = null; // { token, expiresAt }
     this.exchanges = new Map(); // openid → timestamps of recent exchanges
     this.blocked = new Set();
-    this.forced = []; // errcodes to answer next, in order
+    this.forced = []; // errcodes for jscode2session to answer next, in order
+    this.forcedPhone = []; // errcodes for getuserphonenumber to answer next, in order
+    this.stats = { tokenCalls: 0, stableTokenCalls: 0, tokensIssued: 0, phoneNumberCalls: 0, phoneNumbersGiven: 0 };
   }
 
   // What wx.login would give the device of user `openid`.
   issueCode(openid) {
     const code = crypto.randomBytes(16).toString('hex');
     this.codes.set(code, { openid, issuedAt: this.now(), used: false });
+    return code;
+  }
+
+  // What getPhoneNumber would give the page of user `openid` (e.detail.code).
+  issuePhoneCode(openid) {
+    const code = crypto.randomBytes(32).toString('hex');
+    this.phoneCodes.set(code, { openid, issuedAt: this.now(), used: false });
     return code;
   }
 
@@ -52,6 +83,108 @@ class MockWeChat {
       session_key: crypto.randomBytes(16).toString('base64'),
     };
   }
+
+  credentialError({ grant_type: grantType, appid, secret }) {
+    if (grantType !== 'client_credential') return { errcode: 40002, errmsg: 'invalid grant_type' };
+    if (appid !== this.appid) return { errcode: 40013, errmsg: 'invalid appid' };
+    if (secret !== this.secret) return { errcode: 40125, errmsg: 'invalid appsecret' };
+    return null;
+  }
+
+  newAccessToken(stable) {
+    const token = crypto.randomBytes(48).toString('base64url');
+    const expiresAt = this.now() + ACCESS_TOKEN_LIFETIME_S * 1000;
+    this.accessTokens.set(token, { expiresAt, stable });
+    this.stats.tokensIssued++;
+    return { token, expiresAt };
+  }
+
+  // Answers like GET https://api.weixin.qq.com/cgi-bin/token: a new token each call; the tokens
+  // issued before it stay valid five more minutes (at most until their own expiry).
+  getAccessToken(params) {
+    this.stats.tokenCalls++;
+    const error = this.credentialError(params);
+    if (error) return error;
+    const graceUntil = this.now() + ACCESS_TOKEN_OVERLAP_MS;
+    for (const entry of this.accessTokens.values()) {
+      if (!entry.stable && entry.expiresAt > graceUntil) entry.expiresAt = graceUntil;
+    }
+    const { token } = this.newAccessToken(false);
+    return { access_token: token, expires_in: ACCESS_TOKEN_LIFETIME_S };
+  }
+
+  // Answers like POST https://api.weixin.qq.com/cgi-bin/stable_token, body
+  // { grant_type, appid, secret, force_refresh }. Isolated from /cgi-bin/token's tokens.
+  getStableAccessToken(body) {
+    this.stats.stableTokenCalls++;
+    const params = body && typeof body === 'object' ? body : {};
+    const error = this.credentialError(params);
+    if (error) return error;
+    const current = this.stableToken;
+    if (params.force_refresh === true && current) this.accessTokens.delete(current.token); // 40001 from now on
+    if (params.force_refresh === true || !current || current.expiresAt - this.now() <= ACCESS_TOKEN_OVERLAP_MS) {
+      this.stableToken = this.newAccessToken(true); // a normally renewed predecessor lives out its time
+    }
+    const { token, expiresAt } = this.stableToken;
+    return { access_token: token, expires_in: Math.floor((expiresAt - this.now()) / 1000) };
+  }
+
+  // null for a live token, else WeChat's answer to a call made with it.
+  accessTokenError(token) {
+    const entry = token ? this.accessTokens.get(token) : undefined;
+    if (!entry) return { errcode: 40001, errmsg: 'invalid credential, access_token is invalid or not latest' };
+    if (entry.expiresAt <= this.now()) return { errcode: 42001, errmsg: 'access_token expired' };
+    return null;
+  }
+
+  // Answers like POST https://api.weixin.qq.com/wxa/business/getuserphonenumber?access_token=,
+  // body { code }. WeChat documents one errcode for a bad code, unknown, expired or used: 40029.
+  getPhoneNumber(accessToken, body) {
+    this.stats.phoneNumberCalls++;
+    const tokenError = this.accessTokenError(accessToken);
+    if (tokenError) return tokenError;
+    if (this.forcedPhone.length) {
+      const errcode = this.forcedPhone.shift();
+      return { errcode, errmsg: MockWeChat.messages[errcode] || 'injected error' };
+    }
+    const code = body && typeof body === 'object' && typeof body.code === 'string' ? body.code : '';
+    if (code && this.acceptDeviceCodes && !this.phoneCodes.has(code)) this.phoneCodes.set(code, { openid: DEVTOOLS_OPENID, issuedAt: this.now(), used: false });
+    const entry = code && this.phoneCodes.get(code);
+    if (!entry) return { errcode: 40029, errmsg: 'invalid code' };
+    if (entry.used) return { errcode: 40029, errmsg: 'invalid code: code been used' };
+    if (this.now() - entry.issuedAt > PHONE_CODE_LIFETIME_MS) return { errcode: 40029, errmsg: 'invalid code: code expired' };
+    entry.used = true;
+    this.stats.phoneNumbersGiven++;
+    const number = mockPhoneFor(entry.openid);
+    return {
+      errcode: 0,
+      errmsg: 'ok',
+      phone_info: {
+        phoneNumber: number, // mainland numbers carry no country code here
+        purePhoneNumber: number,
+        countryCode: '86',
+        watermark: { timestamp: Math.floor(entry.issuedAt / 1000), appid: this.appid },
+      },
+    };
+  }
+
+  // WeChat's HTTP API as a function: `query` from the URL, `body` parsed JSON (or undefined).
+  // Returns the JSON reply, or null for a path that is not one of WeChat's.
+  handle(method, pathname, query, body) {
+    const postOnly = () => ({ errcode: 43002, errmsg: 'require POST method' });
+    switch (pathname) {
+      case '/sns/jscode2session':
+        return this.code2Session(query);
+      case '/cgi-bin/token':
+        return method === 'GET' ? this.getAccessToken(query) : { errcode: 43001, errmsg: 'require GET method' };
+      case '/cgi-bin/stable_token':
+        return method === 'POST' ? this.getStableAccessToken(body) : postOnly();
+      case '/wxa/business/getuserphonenumber':
+        return method === 'POST' ? this.getPhoneNumber(query.access_token, body) : postOnly();
+      default:
+        return null;
+    }
+  }
 }
 
 MockWeChat.messages = {
@@ -60,6 +193,14 @@ MockWeChat.messages = {
   40163: 'code been used',
   45011: 'api minute-quota reach limit',
   40226: 'high risk user',
+  40013: 'invalid appid',
 };
 
-module.exports = { MockWeChat, CODE_LIFETIME_MS };
+module.exports = {
+  MockWeChat,
+  mockPhoneFor,
+  CODE_LIFETIME_MS,
+  PHONE_CODE_LIFETIME_MS,
+  ACCESS_TOKEN_LIFETIME_S,
+  DEVTOOLS_OPENID,
+};
