@@ -4,7 +4,10 @@
 // server still knows its users and tokens. Pure JavaScript matters here: a native SQLite binding
 // would need a compiler or a prebuilt binary from GitHub on every fresh machine.
 //
-// Tokens are stored hashed: a copy of the data file does not hand out live sessions.
+// Tokens are stored hashed: a copy of the data file does not hand out live sessions. A user record
+// holds what the server learnt of the user: nickname, avatar (a file name under the data
+// directory's avatars/), phone number (whole, as WeChat gave it to the server; the API shows it
+// masked).
 const crypto = require('crypto');
 const Datastore = require('@seald-io/nedb');
 
@@ -31,10 +34,28 @@ class SessionStore {
 
   // The user of `openid`, created on first login. userId is what the API shows; openid stays here.
   async userFor(openid) {
+    return (await this.findOrCreateUser(openid)).user;
+  }
+
+  // { user, created }: `created` is true for the one call that made the record. Profile fields
+  // (nickname, avatar, phone, countryCode) are absent until set.
+  async findOrCreateUser(openid) {
     const existing = await this.users.findOneAsync({ openid });
-    if (existing) return existing;
+    if (existing) return { user: existing, created: false };
     const userId = sha256(openid).slice(0, 12);
-    return this.users.insertAsync({ openid, userId, createdAt: this.now() });
+    try {
+      return { user: await this.users.insertAsync({ openid, userId, createdAt: this.now() }), created: true };
+    } catch (error) {
+      // Two first logins of one user at once: the unique index let one insert through.
+      if (error.errorType !== 'uniqueViolated') throw error;
+      return { user: await this.users.findOneAsync({ openid }), created: false };
+    }
+  }
+
+  // Sets `fields` on the user of `openid` and returns the updated record.
+  async updateUser(openid, fields) {
+    const { affectedDocuments } = await this.users.updateAsync({ openid }, { $set: Object.assign({ updatedAt: this.now() }, fields) }, { returnUpdatedDocs: true });
+    return affectedDocuments;
   }
 
   async createSession(token, { openid, sessionKey, lifetimeS }) {
