@@ -51,11 +51,37 @@ function transformRpx(rpx) {
   return px === 0 ? 0.5 : px;
 }
 window.__transformRpx__ = transformRpx;
-global.window = window;
-global.document = window.document;
 
-const simulate = require('miniprogram-simulate');
-const jComponent = require('j-component');
+// The globals the browser-side libraries use (window, document, and what miniprogram-simulate and
+// j-component define when they load: wx, Component, Behavior...) exist only while they run, and
+// any other name they leave on the global object is removed: a test runner that runs every file in
+// one process (bun test) must not find a window or a wx in the next file. (WXS's non-enumerable
+// nv_* additions to the built-in prototypes stay, as in WeChat.)
+const BROWSER_GLOBALS = { window, document: window.document };
+function inBrowser(fn) {
+  const keysBefore = new Set(Object.getOwnPropertyNames(globalThis));
+  const saved = new Map();
+  for (const [key, value] of Object.entries(BROWSER_GLOBALS)) {
+    saved.set(key, Reflect.getOwnPropertyDescriptor(globalThis, key));
+    globalThis[key] = value;
+  }
+  try {
+    return fn();
+  } finally {
+    for (const key of Object.getOwnPropertyNames(globalThis)) if (!keysBefore.has(key)) Reflect.deleteProperty(globalThis, key);
+    for (const [key, descriptor] of saved) {
+      if (descriptor) Reflect.defineProperty(globalThis, key, descriptor);
+      else Reflect.deleteProperty(globalThis, key);
+    }
+  }
+}
+
+const { simulate, jComponent } = inBrowser(() => {
+  const keysBefore = new Set(Object.getOwnPropertyNames(globalThis));
+  const loaded = { simulate: require('miniprogram-simulate'), jComponent: require('j-component') };
+  for (const key of Object.getOwnPropertyNames(globalThis)) if (!keysBefore.has(key)) BROWSER_GLOBALS[key] = globalThis[key];
+  return loaded;
+});
 const jComponentUtils = require('j-component/src/tool/utils');
 
 const COMPILER_BIN = path.join(path.dirname(require.resolve('miniprogram-compiler/package.json')), 'bin', { darwin: 'mac', win32: 'windows' }[process.platform] || 'linux');
@@ -150,6 +176,7 @@ function reflectAttributes() {
   }
 }
 
+inBrowser(() => {
 for (const [name, props] of Object.entries(BUILTINS)) {
   const properties = {};
   for (const [prop, spec] of Object.entries({ ...COMMON, ...props })) {
@@ -165,6 +192,7 @@ for (const [name, props] of Object.entries(BUILTINS)) {
     observers: { '**': reflectAttributes },
   });
 }
+});
 
 // WeChat's base styles for what these pages use (the webview's own stylesheet, abridged: style v2
 // buttons, block views, hidden). Pages' WXSS comes after and wins where it is as specific.
@@ -280,7 +308,8 @@ function compileWxml(appDir, entries) {
   // eslint-disable-next-line no-new-func
   // Its console.warn (WXMLRT_...: a wx:for without wx:key, say) goes to the render's warnings.
   // eslint-disable-next-line no-new-func
-  return new Function('wxs', 'console', `var $gwx, __WXML_GLOBAL__ = { get wxs_nf_init() { return wxs.ready; }, set wxs_nf_init(v) { wxs.ready = v; } };\n${source};\nreturn $gwx;`)(WXS_RUNTIME, TEMPLATE_CONSOLE);
+  // The names it would otherwise leave on the global object are declared here too.
+  return new Function('wxs', 'console', 'window', `var $gwx, $gwn, $gwl, wh, gra, grb, __WXML_GLOBAL__ = { get wxs_nf_init() { return wxs.ready; }, set wxs_nf_init(v) { wxs.ready = v; } };\n${source};\nreturn $gwx;`)(WXS_RUNTIME, TEMPLATE_CONSOLE, window);
 }
 
 // wcsc over one WXSS file; its code puts the CSS in a <style>, which is read back. `prefix` is a
@@ -338,7 +367,10 @@ function walkTree(node, using, unknown) {
  * its tag), since its lifetimes do not run.
  */
 function renderPage(appDir, pagePath, state = {}, options = {}) {
-  appDir = path.resolve(appDir);
+  return inBrowser(() => render(path.resolve(appDir), pagePath, state, options));
+}
+
+function render(appDir, pagePath, state, options) {
   const entries = [...collect(appDir, pagePath, 'wx-page').values()];
   for (const entry of entries) lintWxml(appDir, entry.key);
   const gwx = compileWxml(appDir, entries);
