@@ -135,6 +135,7 @@ function screenshot(htmlFile, pngFile, height) {
       `--user-data-dir=${profile}`, `--window-size=${WIDTH},${height}`, `--screenshot=${pngFile}`,
       `file://${htmlFile}`,
     ], { encoding: 'utf8', timeout: 60000 });
+    if (result.error) throw new Error(`cannot run ${CHROMIUM}: ${result.error.message}`);
     if (result.status !== 0 || !fs.existsSync(pngFile)) {
       throw new Error(`chromium failed (${result.status}): ${(result.stderr || '').trim().split('\n').slice(-5).join('\n')}`);
     }
