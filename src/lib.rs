@@ -6,8 +6,10 @@
 //! 1. read the stored session (`wx.getStorage`); if it is there and not about to expire, done;
 //! 2. optionally `wx.checkSession`;
 //! 3. `wx.login` for a one-time code;
-//! 4. `POST {code}` to the developer's server, which exchanges it with `jscode2session`, keeps
-//!    `session_key` to itself and answers its own token with a lifetime;
+//! 4. `POST {code}` (with the page's payload, e.g. a phone code, when it gave one) to the
+//!    developer's server, which exchanges it with `jscode2session`, keeps `session_key` to itself
+//!    and answers its own token with a lifetime (and data such as the user, which `replyFields`
+//!    keeps);
 //! 5. store the token and its expiry (`wx.setStorage`), and hand it to every waiting caller.
 //!
 //! [`core`] holds every rule of that cycle as a pure state machine (no IO, no clock); `wasm`

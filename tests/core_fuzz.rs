@@ -17,6 +17,8 @@
 mod support;
 
 use mp_session::core::expiry::{MAX_LIFETIME_S, MIN_LIFETIME_S};
+use mp_session::core::json::Json;
+use mp_session::core::kept_reply;
 use mp_session::core::reply::{decode_login_reply, is_sendable_token, LoginReply};
 use mp_session::core::stored::{self, StoredSession, MAX_EXPIRES_AT_MS};
 use mp_session::core::*;
@@ -34,7 +36,7 @@ fn sendable_token() -> impl Strategy<Value = String> {
 
 fn valid_session() -> impl Strategy<Value = StoredSession> {
     (sendable_token(), prop_oneof![1u64..=MAX_EXPIRES_AT_MS, Just(1), Just(MAX_EXPIRES_AT_MS)])
-        .prop_map(|(token, expires_at_ms)| StoredSession { token: Token::new(token), expires_at_ms })
+        .prop_map(|(token, expires_at_ms)| StoredSession { token: Token::new(token), expires_at_ms, reply: None })
 }
 
 /// One edit of a byte string.
@@ -132,6 +134,10 @@ fn json_value() -> impl Strategy<Value = String> {
         Just("true".to_string()),
         Just("{}".to_string()),
         Just("[]".to_string()),
+        // A secret nested where kept fields reach (`data`, `a.b`): it must never be kept.
+        Just(
+            r#"{"session_key":"S","a":{"b":[{"x_SessionKey":1}],"sessionKey":2},"b":{"session_key_v2":3}}"#.to_string()
+        ),
         prop::sample::select(vec![
             "0",
             "-1",
@@ -221,12 +227,35 @@ fn status() -> impl Strategy<Value = u16> {
     prop_oneof![3 => 200u16..=299, 2 => 400u16..=599, 1 => any::<u16>()]
 }
 
+/// Whether any member name in `doc`, at any depth, is one that must never be kept.
+fn holds_a_secret(doc: &Json) -> bool {
+    match doc {
+        Json::Object(members) => members.iter().any(|(k, v)| kept_reply::is_secret_name(k) || holds_a_secret(v)),
+        Json::Array(items) => items.iter().any(holds_a_secret),
+        _ => false,
+    }
+}
+
 fn check_reply(status: u16, body: &str, token_field: &[String], expires_field: &[String]) -> Result<(), TestCaseError> {
-    if let LoginReply::Granted { token, expires_in_s } = decode_login_reply(status, body, token_field, expires_field) {
-        prop_assert!(is_sendable_token(token.expose()), "unsendable token granted by {body:?}");
-        let bounds = f64::from(MIN_LIFETIME_S)..=f64::from(MAX_LIFETIME_S);
-        prop_assert!(bounds.contains(&expires_in_s), "lifetime {expires_in_s} granted by {body:?}");
-        prop_assert!((200..300).contains(&status), "granted with HTTP {status}");
+    // Kept fields chosen to reach into what the generated bodies hold.
+    let reply_fields = [vec!["data".to_string()], vec!["a".to_string(), "b".to_string()], token_field.to_vec()];
+    for fields in [None, Some(&reply_fields[..])] {
+        if let LoginReply::Granted { token, expires_in_s, reply } =
+            decode_login_reply(status, body, token_field, expires_field, fields)
+        {
+            prop_assert!(is_sendable_token(token.expose()), "unsendable token granted by {body:?}");
+            let bounds = f64::from(MIN_LIFETIME_S)..=f64::from(MAX_LIFETIME_S);
+            prop_assert!(bounds.contains(&expires_in_s), "lifetime {expires_in_s} granted by {body:?}");
+            prop_assert!((200..300).contains(&status), "granted with HTTP {status}");
+            prop_assert_eq!(reply.is_some(), fields.is_some());
+            if let Some(reply) = reply {
+                // A kept reply is a JSON object within the limit and never holds a session_key.
+                let kept = Json::parse(&reply).map_err(|e| TestCaseError::fail(format!("{e}: {reply}")))?;
+                prop_assert!(matches!(kept, Json::Object(_)), "{reply}");
+                prop_assert!(reply.len() <= kept_reply::MAX_KEPT_BYTES);
+                prop_assert!(!holds_a_secret(&kept), "{reply}");
+            }
+        }
     }
     Ok(())
 }
@@ -249,8 +278,8 @@ proptest! {
         let mut body = String::from("{\"token\":");
         mp_session::core::json::write_string(&mut body, &token);
         body.push_str(&format!(",\"expiresIn\":{lifetime}}}"));
-        let granted = LoginReply::Granted { token: Token::new(token), expires_in_s: f64::from(lifetime) };
-        prop_assert_eq!(decode_login_reply(status, &body, &["token".into()], &["expiresIn".into()]), granted);
+        let granted = LoginReply::Granted { token: Token::new(token), expires_in_s: f64::from(lifetime), reply: None };
+        prop_assert_eq!(decode_login_reply(status, &body, &["token".into()], &["expiresIn".into()], None), granted);
     }
 }
 

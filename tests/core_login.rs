@@ -15,9 +15,9 @@ fn cold_login_reads_storage_logs_in_and_stores_only_token_and_expiry() {
     h.read_storage(StorageValue::Missing);
     h.give_code("081code");
     let (op, post) = h.take(|e| matches!(e, Effect::PostCode { .. }));
-    let Effect::PostCode { url, code, .. } = &post else { unreachable!() };
+    let Effect::PostCode { url, code, payload, .. } = &post else { unreachable!() };
     assert_eq!(url, "https://api.example.com/auth/login");
-    assert_eq!(login_request_body(code), r#"{"code":"081code"}"#);
+    assert_eq!(login_request_body(code, payload.as_ref()), r#"{"code":"081code"}"#);
     h.answer(
         op,
         Outcome::Reply(Ok(HttpReply {
@@ -29,7 +29,7 @@ fn cold_login_reads_storage_logs_in_and_stores_only_token_and_expiry() {
     let (_, write) = h.take(|e| matches!(e, Effect::WriteStorage { .. }));
     let Effect::WriteStorage { value, .. } = write else { unreachable!() };
     assert_eq!(value, format!(r#"{{"version":1,"token":"tok-1","expiresAt":{}}}"#, T0 + 7_200_000));
-    assert!(h.events.contains(&SessionEvent::LoggedIn { expires_at_ms: T0 + 7_200_000 }));
+    assert!(h.events.contains(&SessionEvent::LoggedIn { expires_at_ms: T0 + 7_200_000, reply: None }));
 }
 
 #[test]

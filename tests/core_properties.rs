@@ -1,7 +1,9 @@
-//! Properties of the session machine under random interleavings of callers, requests, platform
-//! answers (401s and transport failures among them), time and logouts: at most one code exchange
-//! in flight, never more sends than the cap, no waiter or request left unsettled (or settled
-//! twice), a bounded number of attempts per login and of sends per request.
+//! Properties of the session machine under random interleavings of callers (with and without a
+//! login payload), requests, platform answers (401s and transport failures among them), time and
+//! logouts: at most one code exchange in flight, never more sends than the cap, no waiter or
+//! request left unsettled (or settled twice), a bounded number of attempts per login and of sends
+//! per request; a payload caller granted a session got it from an exchange that carried its
+//! payload, and no payload ever reaches storage.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod support;
@@ -14,6 +16,10 @@ use support::*;
 enum Step {
     Ensure {
         force: bool,
+    },
+    /// A login with payload number `which` (of two).
+    EnsureWith {
+        which: bool,
     },
     Request {
         trusted: bool,
@@ -33,6 +39,7 @@ enum Step {
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         4 => any::<bool>().prop_map(|force| Step::Ensure { force }),
+        2 => any::<bool>().prop_map(|which| Step::EnsureWith { which }),
         3 => (any::<bool>(), any::<bool>()).prop_map(|(trusted, get)| Step::Request { trusted, get }),
         1 => Just(Step::Logout),
         6 => (any::<usize>(), 0u8..4).prop_map(|(index, kind)| Step::Answer { index, kind }),
@@ -70,6 +77,13 @@ fn outcome_for(effect: &Effect, kind: u8, now: Millis) -> Outcome {
         }),
         Effect::Abort => unreachable!("aborts are not answered"),
     }
+}
+
+/// Forgets the sends the core aborted (their deadline passed) with their `Abort`: an aborted task
+/// is off the wire, and is never answered.
+fn drop_aborted(h: &mut Harness) {
+    let aborted: Vec<OpId> = h.effects.iter().filter(|(_, e)| matches!(e, Effect::Abort)).map(|(op, _)| *op).collect();
+    h.effects.retain(|(op, _)| !aborted.contains(op));
 }
 
 /// Watches the core from the outside, after every step.
@@ -137,6 +151,8 @@ fn run(steps: Vec<Step>, check_session: bool) -> Result<(), TestCaseError> {
         max_attempts: h.core.config().retry.max_attempts as usize,
     };
     let mut waiters = Vec::new();
+    // Payload callers: waiter, the payload's value, how many exchanges came before its own.
+    let mut with_payload = Vec::new();
     let mut requests = Vec::new();
     let mut logouts = Vec::new();
     // What a driver may cache from ready_until: valid until then unless a call or an event came.
@@ -144,11 +160,22 @@ fn run(steps: Vec<Step>, check_session: bool) -> Result<(), TestCaseError> {
 
     for step in steps {
         let events_before = h.events.len();
-        if matches!(step, Step::Ensure { .. } | Step::Request { .. } | Step::Logout) {
+        if matches!(step, Step::Ensure { .. } | Step::EnsureWith { .. } | Step::Request { .. } | Step::Logout) {
             cached = None;
         }
         match step {
             Step::Ensure { force } => waiters.push(h.ensure(force)),
+            Step::EnsureWith { which } => {
+                let value = if which { "PAYLOAD-A" } else { "PAYLOAD-B" };
+                // An exchange with the same payload already on the wire is shared, not repeated.
+                let same_on_the_wire = h.effects.iter().any(|(_, e)| {
+                    matches!(e, Effect::PostCode { code, payload, .. } if login_request_body(code, payload.as_ref()).contains(value))
+                });
+                let exchanges_before = h.bodies.len() - usize::from(same_on_the_wire);
+                let w = h.ensure_with(&format!(r#"{{"phoneCode":"{value}"}}"#));
+                waiters.push(w);
+                with_payload.push((w, value, exchanges_before));
+            }
             Step::Request { trusted, get } => {
                 let url = if trusted { "/api/me" } else { "https://cdn.example.net/x" };
                 requests.push(h.request(url, if get { "GET" } else { "POST" }));
@@ -159,7 +186,6 @@ fn run(steps: Vec<Step>, check_session: bool) -> Result<(), TestCaseError> {
                 watch.live_exchanges.clear();
             }
             Step::Answer { index, kind } => {
-                h.effects.retain(|(_, e)| !matches!(e, Effect::Abort));
                 if !h.effects.is_empty() {
                     let (op, effect) = h.effects.remove(index % h.effects.len());
                     watch.answered(op);
@@ -169,6 +195,7 @@ fn run(steps: Vec<Step>, check_session: bool) -> Result<(), TestCaseError> {
             }
             Step::Advance { ms } => h.advance(ms),
         }
+        drop_aborted(&mut h);
         watch.check(&h)?;
         if h.events.len() != events_before {
             cached = None;
@@ -182,7 +209,7 @@ fn run(steps: Vec<Step>, check_session: bool) -> Result<(), TestCaseError> {
 
     // Let everything finish: answer what is outstanding successfully, let timers run out.
     for _ in 0..500 {
-        h.effects.retain(|(_, e)| !matches!(e, Effect::Abort));
+        drop_aborted(&mut h);
         if !h.effects.is_empty() {
             let (op, effect) = h.effects.remove(0);
             watch.answered(op);
@@ -197,6 +224,13 @@ fn run(steps: Vec<Step>, check_session: bool) -> Result<(), TestCaseError> {
     for w in &waiters {
         prop_assert!(h.settled.contains_key(w), "{w:?} never settled");
     }
+    for (w, value, exchanges_before) in &with_payload {
+        if let Some(Ok(view)) = h.settled.get(w) {
+            let own = h.bodies.get(*exchanges_before..).unwrap_or_default().iter().any(|b| b.contains(value));
+            prop_assert!(own, "{w:?} got {:?} without an exchange carrying its payload", view.generation);
+        }
+    }
+    prop_assert!(h.writes.iter().all(|v| !v.contains("PAYLOAD")), "a payload reached storage");
     for r in &requests {
         prop_assert!(h.responded.contains_key(r), "request {r:?} never settled");
     }

@@ -44,8 +44,8 @@ fn calls(platform: &JsValue) -> Vec<String> {
 async fn concurrent_callers_share_one_login_through_the_platform() {
     let p = platform(GRANTING);
     let c = client(&p, r#"{"baseUrl":"https://api.test/","timeoutMs":3000}"#).unwrap();
-    let first = JsFuture::from(c.ensure_login(false));
-    let second = JsFuture::from(c.ensure_login(false));
+    let first = JsFuture::from(c.ensure_login(false, None));
+    let second = JsFuture::from(c.ensure_login(false, None));
     let (a, b) = (first.await.unwrap(), second.await.unwrap());
     assert_eq!(field(&a, "token"), "t1");
     assert_eq!(field(&b, "token"), "t1");
@@ -57,8 +57,9 @@ async fn concurrent_callers_share_one_login_through_the_platform() {
 #[wasm_bindgen_test]
 async fn platform_failures_reject_with_typed_error_objects() {
     let p = platform("login(o) { o.fail({ errMsg: 'login:fail auth deny', errno: 104 }); }, request() {},");
-    let error =
-        JsFuture::from(client(&p, r#"{"baseUrl":"https://api.test"}"#).unwrap().ensure_login(false)).await.unwrap_err();
+    let error = JsFuture::from(client(&p, r#"{"baseUrl":"https://api.test"}"#).unwrap().ensure_login(false, None))
+        .await
+        .unwrap_err();
     assert_eq!(field(&error, "code"), "WX_LOGIN_FAILED");
     assert_eq!(field(&error, "errMsg"), "login:fail auth deny");
     assert_eq!(field(&error, "errcode"), 104);
@@ -68,16 +69,18 @@ async fn platform_failures_reject_with_typed_error_objects() {
 #[wasm_bindgen_test]
 async fn a_missing_or_throwing_platform_method_fails_instead_of_throwing() {
     let missing = platform("");
-    let error = JsFuture::from(client(&missing, r#"{"baseUrl":"https://api.test"}"#).unwrap().ensure_login(false))
-        .await
-        .unwrap_err();
+    let error =
+        JsFuture::from(client(&missing, r#"{"baseUrl":"https://api.test"}"#).unwrap().ensure_login(false, None))
+            .await
+            .unwrap_err();
     assert_eq!(field(&error, "code"), "WX_LOGIN_FAILED");
     assert!(field(&error, "message").as_string().unwrap().contains("login is not available"));
 
     let throwing = platform("login() { throw new Error('boom'); },");
-    let error = JsFuture::from(client(&throwing, r#"{"baseUrl":"https://api.test"}"#).unwrap().ensure_login(false))
-        .await
-        .unwrap_err();
+    let error =
+        JsFuture::from(client(&throwing, r#"{"baseUrl":"https://api.test"}"#).unwrap().ensure_login(false, None))
+            .await
+            .unwrap_err();
     assert_eq!(field(&error, "errMsg"), "boom");
 }
 
@@ -101,7 +104,7 @@ async fn a_throwing_listener_does_not_break_the_session() {
     let p = platform(GRANTING);
     let listener = Function::new_no_args("throw new Error('page bug')");
     let c = Client::new(JSON::parse(r#"{"baseUrl":"https://api.test"}"#).unwrap(), p, 1, listener).unwrap();
-    let state = JsFuture::from(c.ensure_login(false)).await.unwrap();
+    let state = JsFuture::from(c.ensure_login(false, None)).await.unwrap();
     assert_eq!(field(&state, "token"), "t1");
     JsFuture::from(c.logout()).await.unwrap();
 }
@@ -159,4 +162,52 @@ async fn a_getter_in_the_options_may_call_the_client_again() {
     assert_eq!(field(&JsFuture::from(js_sys::Promise::from(outer)).await.unwrap(), "statusCode"), 200);
     let inner = js_sys::Promise::from(field(&options, "inner"));
     assert_eq!(field(&JsFuture::from(inner).await.unwrap(), "statusCode"), 200);
+}
+
+/// Logs in with a reply carrying `user` and `session_key`; records the exchange's body.
+const GRANTING_A_USER: &str = r#"
+    login(o) { setTimeout(() => o.success({ code: 'c1' }), 0); },
+    request(o) {
+        p.calls.push(o.data);
+        setTimeout(() => o.success({ statusCode: 200, data: '{"token":"t1","expiresIn":60,"session_key":"SK","user":{"id":12345678901234567,"name":"小明","score":4.50}}' }), 0);
+    },"#;
+
+#[wasm_bindgen_test]
+async fn a_payload_is_posted_beside_the_code_and_the_kept_reply_arrives_as_an_object() {
+    let p = platform(GRANTING_A_USER);
+    let events = Array::new();
+    let listener =
+        Function::new_with_args("events", "return (e) => events.push(e)").call1(&JsValue::NULL, &events).unwrap();
+    let options = JSON::parse(r#"{"baseUrl":"https://api.test","replyFields":["user"]}"#).unwrap();
+    let c = Client::new(options, p.clone(), 7, listener.unchecked_into()).unwrap();
+    let state = JsFuture::from(c.ensure_login(true, Some(r#"{"phoneCode":"P1"}"#.into()))).await.unwrap();
+    assert_eq!(calls(&p)[1], r#"{"code":"c1","phoneCode":"P1"}"#);
+    let reply = field(&state, "reply");
+    assert_eq!(JSON::stringify(&reply).unwrap(), r#"{"user":{"id":12345678901234568,"name":"小明","score":4.5}}"#);
+    // The warm answer and the login event carry it too; storage holds it, never the payload.
+    let warm = c.ready_session();
+    assert_eq!(JSON::stringify(&field(&warm, "reply")).unwrap(), JSON::stringify(&reply).unwrap());
+    assert_eq!(field(&events.get(0), "type"), "login");
+    assert_eq!(JSON::stringify(&field(&events.get(0), "reply")).unwrap(), JSON::stringify(&reply).unwrap());
+    let stored = field(&field(&p, "store"), "mp-session").as_string().unwrap();
+    // Numbers are stored as the server wrote them.
+    assert!(stored.ends_with(r#","reply":{"user":{"id":12345678901234567,"name":"小明","score":4.50}}}"#), "{stored}");
+    assert!(!stored.contains("P1") && !stored.contains("SK"), "{stored}");
+
+    // Without replyFields: no `reply` key at all.
+    let plain = client(&platform(GRANTING_A_USER), r#"{"baseUrl":"https://api.test"}"#).unwrap();
+    let state = JsFuture::from(plain.ensure_login(false, None)).await.unwrap();
+    assert!(!Reflect::has(&state, &"reply".into()).unwrap());
+}
+
+#[wasm_bindgen_test]
+async fn a_bad_payload_rejects_config_invalid_and_sends_nothing() {
+    let p = platform(GRANTING);
+    let c = client(&p, r#"{"baseUrl":"https://api.test"}"#).unwrap();
+    for (payload, option) in [(r#"{"code":"x"}"#, "payload.code"), ("[1]", "payload"), ("not json", "payload")] {
+        let error = JsFuture::from(c.ensure_login(true, Some(payload.into()))).await.unwrap_err();
+        assert_eq!(field(&error, "code"), "CONFIG_INVALID", "{payload}");
+        assert_eq!(field(&error, "option"), option, "{payload}");
+    }
+    assert!(calls(&p).is_empty(), "{:?}", calls(&p));
 }

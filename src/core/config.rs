@@ -27,6 +27,7 @@ pub struct ConfigInput {
     pub trusted_origins: Option<Vec<String>>,
     pub max_concurrent_requests: Option<f64>,
     pub max_request_attempts: Option<f64>,
+    pub reply_fields: Option<Vec<String>>,
 }
 
 /// A scalar in a response body, as `expiredWhen.bodyValues` lists them.
@@ -68,6 +69,7 @@ pub const OPTION_NAMES: &[&str] = &[
     "trustedOrigins",
     "maxConcurrentRequests",
     "maxRequestAttempts",
+    "replyFields",
 ];
 
 /// The keys `expiredWhen` accepts.
@@ -96,6 +98,9 @@ pub struct Config {
     pub allow_insecure_http: bool,
     /// How `auth.request()` attaches the token and recognises an expired session.
     pub requests: RequestPolicy,
+    /// `replyFields`: the paths of the login reply's members kept with the session; `None` keeps
+    /// no reply at all (the session and its stored value are then token and expiry only).
+    pub reply_fields: Option<Vec<Vec<String>>>,
 }
 
 /// Rules for authenticated requests.
@@ -274,8 +279,27 @@ fn check_base_url(url: &str, allow_insecure_http: bool) -> Result<(String, Strin
     Ok((origin, url.trim_end_matches('/').to_string()))
 }
 
+/// `replyFields`: dotted paths, none of which may name `session_key` in any of its segments.
+fn reply_fields(fields: Option<Vec<String>>) -> Result<Option<Vec<Vec<String>>>, SessionError> {
+    const OPTION: &str = "replyFields";
+    let Some(fields) = fields else { return Ok(None) };
+    let mut paths = Vec::new();
+    for field in fields {
+        let path = field_path(OPTION, Some(field), "")?;
+        if path.iter().any(|segment| super::kept_reply::is_secret_name(segment)) {
+            return Err(invalid(
+                OPTION,
+                "can never keep `session_key` (or a field named like it): it stays on your server",
+            ));
+        }
+        paths.push(path);
+    }
+    Ok(Some(paths))
+}
+
 impl ConfigInput {
     pub fn validate(mut self) -> Result<Config, SessionError> {
+        let reply_fields = reply_fields(self.reply_fields.take())?;
         let requests = request_policy(&mut self)?;
         let allow_insecure = self.allow_insecure_http.unwrap_or(false);
         let base_url =
@@ -318,6 +342,7 @@ impl ConfigInput {
             retry: RetryPolicy { max_attempts, base_delay_ms, max_delay_ms },
             requests,
             allow_insecure_http: allow_insecure,
+            reply_fields,
         })
     }
 }
@@ -422,6 +447,23 @@ mod tests {
         assert_eq!(
             refused_option(ConfigInput { retry_base_delay_ms: Some(900.0), retry_max_delay_ms: Some(100.0), ..base() }),
             "retryMaxDelayMs"
+        );
+        for fields in
+            [vec!["user", "session_key"], vec!["data.Session_Key"], vec!["a.sessionKey.b"], vec!["a..b"], vec![""]]
+        {
+            let reply_fields = Some(fields.iter().map(|f| f.to_string()).collect());
+            assert_eq!(refused_option(ConfigInput { reply_fields, ..base() }), "replyFields", "{fields:?}");
+        }
+    }
+
+    #[test]
+    fn reply_fields_are_paths_and_default_to_none() {
+        assert_eq!(with_base("https://x").validate().unwrap().reply_fields, None);
+        let c =
+            ConfigInput { reply_fields: Some(vec!["user.id".into(), "isNewUser".into()]), ..with_base("https://x") };
+        assert_eq!(
+            c.validate().unwrap().reply_fields,
+            Some(vec![vec!["user".into(), "id".into()], vec!["isNewUser".into()]])
         );
     }
 }

@@ -1,16 +1,18 @@
-//! A small, strict JSON reader and the two string writers the core needs.
+//! A small, strict JSON reader and the writers the core needs.
 //!
 //! Hand-written rather than serde_json because the SDK ships inside a 2 MB mini-program package:
-//! the core reads only two tiny documents (the login reply and the stored session), and this reader
-//! costs a fraction of serde_json's wasm size. It never panics: nesting is capped, every index is
-//! checked, and any malformed input is an `Err`.
+//! the core reads only small documents (the login reply, the stored session, a login payload), and
+//! this reader costs a fraction of serde_json's wasm size. It never panics: nesting is capped,
+//! every index is checked, and any malformed input is an `Err`.
 
 /// A parsed JSON value. Object members keep their order; a repeated key resolves to the last one.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Json {
     Null,
     Bool(bool),
-    Number(f64),
+    /// The value, and the number as it was written, so that a kept reply is written back exactly,
+    /// with no float formatting (which would cost the wasm several KB) and no precision lost.
+    Number(f64, Box<str>),
     String(String),
     Array(Vec<Json>),
     Object(Vec<(String, Json)>),
@@ -52,7 +54,7 @@ impl Json {
 
     pub fn as_f64(&self) -> Option<f64> {
         match self {
-            Json::Number(n) => Some(*n),
+            Json::Number(n, _) => Some(*n),
             _ => None,
         }
     }
@@ -60,7 +62,7 @@ impl Json {
     /// An integer, given as a number or as a string of digits (some servers quote their errcodes).
     pub fn as_integer(&self) -> Option<i64> {
         let n = match self {
-            Json::Number(n) => *n,
+            Json::Number(n, _) => *n,
             Json::String(s) => parse_number(s.trim())?,
             _ => return None,
         };
@@ -262,8 +264,8 @@ impl Parser<'_> {
             }
         }
         let text = self.bytes.get(start..self.pos).and_then(|b| core::str::from_utf8(b).ok());
-        match text.and_then(parse_number) {
-            Some(n) if n.is_finite() => Ok(Json::Number(n)),
+        match text.and_then(|t| Some((parse_number(t)?, t))) {
+            Some((n, t)) if n.is_finite() => Ok(Json::Number(n, t.into())),
             _ => Err("invalid number"),
         }
     }
@@ -412,9 +414,9 @@ mod tests {
     #[test]
     fn integers_accept_quoted_digits_but_not_fractions() {
         assert_eq!(Json::String("40029".into()).as_integer(), Some(40029));
-        assert_eq!(Json::Number(-1.0).as_integer(), Some(-1));
-        assert_eq!(Json::Number(1.5).as_integer(), None);
-        assert_eq!(Json::Number(1e300).as_integer(), None);
+        assert_eq!(Json::Number(-1.0, "-1".into()).as_integer(), Some(-1));
+        assert_eq!(Json::Number(1.5, "1.5".into()).as_integer(), None);
+        assert_eq!(Json::Number(1e300, "1e300".into()).as_integer(), None);
     }
 }
 

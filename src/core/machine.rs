@@ -1,10 +1,12 @@
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use super::backoff::Jitter;
 use super::config::Config;
 use super::error::{PlatformFailure, SessionError};
 use super::expiry;
 use super::pacing::LoginPace;
+use super::payload::Payload;
 use super::protocol::*;
 use super::reply::{decode_login_reply, LoginReply};
 use super::requests::Request;
@@ -69,6 +71,8 @@ struct Session {
     /// [`expiry::stale_at`] caps it).
     stale_at: Millis,
     generation: u32,
+    /// The kept reply (`replyFields`), JSON text.
+    reply: Option<Rc<String>>,
 }
 
 /// What storage should hold once the running write (if any) is done.
@@ -95,8 +99,15 @@ pub struct Core {
     flight: Flight,
     /// Bounds how often the core logs in by itself.
     pace: LoginPace,
+    /// Callers (pages and requests) of the current login that brought no payload.
     waiters: Vec<WaiterId>,
+    /// A caller without a payload asked for a new session ([`Core::forced`] covers payloads).
     force_requested: bool,
+    /// The payload of the current login; `None` for a login without one.
+    payload: Option<Payload>,
+    /// Callers that brought a payload, in arrival order: those with the current login's payload
+    /// are its callers, the others wait for theirs — the first one's payload is the next login's.
+    with_payload: Vec<(WaiterId, Payload)>,
     persist_running: bool,
     persist_next: Option<Persist>,
     /// Logouts waiting for their storage removal to finish.
@@ -125,6 +136,8 @@ impl Core {
             pace: LoginPace::default(),
             waiters: Vec::new(),
             force_requested: false,
+            payload: None,
+            with_payload: Vec::new(),
             persist_running: false,
             persist_next: None,
             logouts: Vec::new(),
@@ -146,12 +159,42 @@ impl Core {
         self.force_requested |= force;
         self.join_login(now, waiter);
         if force {
-            if let Some(index) = self.pending.iter().position(|p| p.purpose == Purpose::Paced) {
-                self.pending.swap_remove(index);
-                self.request_code(now);
-            }
+            self.unpace(now);
         }
         waiter
+    }
+
+    /// A caller wants a new session from a login whose exchange also sends `payload` (a phone
+    /// code, say): `{ code, ...payload }`. Such a login is forced, never paced, and always its
+    /// own: a login already under way (from `wx.login` on) is not joined — this one waits for it to
+    /// end, then runs, so one exchange at most is still in flight. Callers with the same payload
+    /// share it; callers without one that come while it runs join it, and when it fails go on to
+    /// a login of their own. When no login is under way yet (storage being read, a
+    /// `wx.checkSession`, a paced wait), this one takes over and the callers waiting join it.
+    pub fn ensure_login_with(&mut self, now: Millis, payload: Payload) -> WaiterId {
+        let waiter = self.new_waiter();
+        self.with_payload.push((waiter, payload.clone()));
+        let under_way =
+            self.pending.iter().any(|p| matches!(p.purpose, Purpose::Code | Purpose::Exchange | Purpose::Backoff));
+        if self.payload.is_none() && !under_way {
+            self.payload = Some(payload);
+            self.advance(now);
+            self.unpace(now);
+        }
+        waiter
+    }
+
+    /// A login waiting for its turn starts now: the page asked for it.
+    fn unpace(&mut self, now: Millis) {
+        if let Some(index) = self.pending.iter().position(|p| p.purpose == Purpose::Paced) {
+            self.pending.swap_remove(index);
+            self.request_code(now);
+        }
+    }
+
+    /// Whether the current login must make an exchange even when the session is valid.
+    fn forced(&self) -> bool {
+        self.force_requested || self.payload.is_some()
     }
 
     pub(crate) fn new_waiter(&mut self) -> WaiterId {
@@ -227,6 +270,7 @@ impl Core {
             token: s.token.clone(),
             expires_at_ms: s.expires_at,
             generation: s.generation,
+            reply: s.reply.clone(),
         })
     }
 
@@ -241,10 +285,8 @@ impl Core {
     /// copying its token. A driver may keep answering with that session until then, as long as it
     /// makes no call into the core and the core emits no event: only those change readiness.
     pub fn ready_until(&self, now: Millis) -> Option<(u32, Millis)> {
-        let settled_at_once = self.flight == Flight::Idle
-            && !self.force_requested
-            && self.store == StoreState::Ready
-            && self.session_checked;
+        let settled_at_once =
+            self.flight == Flight::Idle && !self.forced() && self.store == StoreState::Ready && self.session_checked;
         self.session.as_ref().filter(|s| settled_at_once && now < s.stale_at).map(|s| (s.generation, s.stale_at))
     }
 
@@ -300,7 +342,7 @@ impl Core {
 
     /// Moves waiting callers forward: load storage first, then serve them or start a login.
     fn advance(&mut self, now: Millis) {
-        if self.waiters.is_empty() || self.flight != Flight::Idle {
+        if (self.waiters.is_empty() && self.payload.is_none()) || self.flight != Flight::Idle {
             return;
         }
         match self.store {
@@ -313,7 +355,7 @@ impl Core {
             StoreState::Reading => return,
             StoreState::Ready => {}
         }
-        if !self.force_requested {
+        if !self.forced() {
             if let Some(view) = self.session(now) {
                 if self.session_checked {
                     self.settle_waiters(now, Ok(view));
@@ -326,7 +368,7 @@ impl Core {
         }
         self.flight = Flight::LoggingIn { attempt: 1 };
         // The page's own decision is not paced; everything the core decides on by itself is.
-        if self.force_requested {
+        if self.forced() {
             self.request_code(now);
         } else {
             self.start_paced_attempt(now);
@@ -336,6 +378,10 @@ impl Core {
     /// Starts the current login attempt with `wx.login` if the pace allows, else waits for it.
     fn start_paced_attempt(&mut self, now: Millis) {
         if self.pace.try_spend(now) {
+            self.request_code(now);
+        } else if self.payload.is_none() && !self.with_payload.is_empty() {
+            // A login with a payload waits behind this one, and needs no turn: it takes over.
+            self.payload = self.with_payload.first().map(|(_, payload)| payload.clone());
             self.request_code(now);
         } else {
             let at = self.pace.next_at(now);
@@ -387,8 +433,12 @@ impl Core {
                 self.advance(now);
             }
             (Purpose::Code, Got(Outcome::Code(Ok(code)))) if !code.expose().is_empty() => {
-                let effect =
-                    Effect::PostCode { url: self.config.login_url.clone(), code, timeout_ms: self.config.timeout_ms };
+                let effect = Effect::PostCode {
+                    url: self.config.login_url.clone(),
+                    code,
+                    payload: self.payload.clone(),
+                    timeout_ms: self.config.timeout_ms,
+                };
                 self.start_bounded(now, Purpose::Exchange, effect);
             }
             (Purpose::Code, Got(Outcome::Code(Err(failure)))) => {
@@ -422,7 +472,8 @@ impl Core {
                 }
             }
             // Its callers all gave up (their deadlines passed) while it waited: not run for no one.
-            (Purpose::Paced, _) if self.waiters.is_empty() => {
+            // (Callers with a payload never wait on the pace: one in line takes over a paced login.)
+            (Purpose::Paced, _) if self.waiters.is_empty() && self.payload.is_none() => {
                 self.flight = Flight::Idle;
                 self.force_requested = false;
             }
@@ -431,14 +482,20 @@ impl Core {
     }
 
     fn on_login_reply(&mut self, now: Millis, reply: HttpReply) {
-        let decoded =
-            decode_login_reply(reply.status, &reply.body, &self.config.token_field, &self.config.expires_in_field);
+        let config = &self.config;
+        let decoded = decode_login_reply(
+            reply.status,
+            &reply.body,
+            &config.token_field,
+            &config.expires_in_field,
+            config.reply_fields.as_deref(),
+        );
         let attempt = match self.flight {
             Flight::LoggingIn { attempt } => attempt,
             _ => 1,
         };
         match decoded {
-            LoginReply::Granted { token, expires_in_s } => self.establish(now, token, expires_in_s),
+            LoginReply::Granted { token, expires_in_s, reply } => self.establish(now, token, expires_in_s, reply),
             LoginReply::Transient { status, errcode, errmsg } if attempt >= self.config.retry.max_attempts => {
                 self.fail_login(now, SessionError::ServerError { status, errcode, errmsg, attempts: attempt })
             }
@@ -450,29 +507,35 @@ impl Core {
         }
     }
 
-    fn establish(&mut self, now: Millis, token: Token, expires_in_s: f64) {
+    fn establish(&mut self, now: Millis, token: Token, expires_in_s: f64, reply: Option<String>) {
         let lifetime = (expires_in_s * 1000.0) as u64;
         let expires_at = now + lifetime;
         self.generation = self.generation.wrapping_add(1);
         let stale_at = expiry::stale_at(expires_at, lifetime, self.config.expiry_margin_ms);
-        let session = Session { token, expires_at, stale_at, generation: self.generation };
         self.persist(
             now,
-            Persist::Write(stored::encode(&StoredSession { token: session.token.clone(), expires_at_ms: expires_at })),
+            Persist::Write(stored::encode(&StoredSession {
+                token: token.clone(),
+                expires_at_ms: expires_at,
+                reply: reply.clone(),
+            })),
         );
-        let view =
-            SessionView { token: session.token.clone(), expires_at_ms: expires_at, generation: session.generation };
-        self.session = Some(session);
+        let reply = reply.map(Rc::new);
+        let view = SessionView {
+            token: token.clone(),
+            expires_at_ms: expires_at,
+            generation: self.generation,
+            reply: reply.clone(),
+        };
+        self.session = Some(Session { token, expires_at, stale_at, generation: self.generation, reply: reply.clone() });
         self.session_checked = true;
         self.flight = Flight::Idle;
-        self.force_requested = false;
-        self.outputs.push_back(Output::Event(SessionEvent::LoggedIn { expires_at_ms: expires_at }));
+        self.outputs.push_back(Output::Event(SessionEvent::LoggedIn { expires_at_ms: expires_at, reply }));
         self.settle_waiters(now, Ok(view));
     }
 
     fn fail_login(&mut self, now: Millis, error: SessionError) {
         self.flight = Flight::Idle;
-        self.force_requested = false;
         self.settle_waiters(now, Err(error));
     }
 
@@ -486,8 +549,10 @@ impl Core {
         match stored::decode(&text) {
             Some(found) => {
                 let left = found.expires_at_ms.saturating_sub(now);
+                let keeps_reply = self.config.reply_fields.is_some();
                 // Less than a login reply may grant: not worth a request that would likely bounce.
-                if left < expiry::MIN_LIFETIME_MS {
+                // Stored without a reply, it cannot answer a client that keeps one: log in again.
+                if left < expiry::MIN_LIFETIME_MS || (keeps_reply && found.reply.is_none()) {
                     return;
                 }
                 self.generation = self.generation.wrapping_add(1);
@@ -496,6 +561,7 @@ impl Core {
                     expires_at: found.expires_at_ms,
                     token: found.token,
                     generation: self.generation,
+                    reply: found.reply.filter(|_| keeps_reply).map(Rc::new),
                 });
             }
             // Corrupt or foreign: never thrown at the page, just cleared.
@@ -519,15 +585,34 @@ impl Core {
         self.start_bounded(now, Purpose::Persist, effect);
     }
 
-    /// Settles every caller waiting for the login state; waiting requests go on to be sent (or
-    /// reject with the login's error).
+    /// Ends the current login with `result` and settles its callers; waiting requests go on to
+    /// be sent (or reject with the login's error). Callers without a payload who joined a login
+    /// with one that failed are not settled: the payload may be what failed (a used phone code),
+    /// so they go on to a login of their own. Then the next login with a payload in line starts.
     fn settle_waiters(&mut self, now: Millis, result: Result<SessionView, SessionError>) {
-        for waiter in std::mem::take(&mut self.waiters) {
+        // A logout ends every login, current or waiting.
+        let everyone = matches!(result, Err(SessionError::LoggedOut));
+        let payload = self.payload.take().filter(|_| !everyone);
+        let mut settled = Vec::new();
+        self.with_payload.retain(|(waiter, theirs)| {
+            let mine = everyone || payload.as_ref() == Some(theirs);
+            if mine {
+                settled.push(*waiter);
+            }
+            !mine
+        });
+        if payload.is_none() || result.is_ok() {
+            settled.append(&mut self.waiters);
+            self.force_requested = false;
+        }
+        self.payload = self.with_payload.first().map(|(_, payload)| payload.clone());
+        for waiter in settled {
             if self.requests.iter().any(|r| r.waiter == waiter) {
                 self.login_settled_for_request(now, waiter, result.clone().map(drop));
             } else {
                 self.outputs.push_back(Output::Settle { waiter, result: result.clone() });
             }
         }
+        self.advance(now);
     }
 }

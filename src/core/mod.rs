@@ -1,8 +1,8 @@
 //! The session state machine: every rule of the login cycle, and no IO.
 //!
 //! Nothing here touches `wasm-bindgen`, `js-sys`, a clock or randomness. The driver calls the
-//! input methods ([`Core::ensure_login`], [`Core::logout`], [`Core::handle`],
-//! [`Core::handle_timeout`]) with the current time in milliseconds, then **drains
+//! input methods ([`Core::ensure_login`], [`Core::ensure_login_with`], [`Core::logout`],
+//! [`Core::handle`], [`Core::handle_timeout`]) with the current time in milliseconds, then **drains
 //! [`Core::poll_output`] until it returns `None`**, performing each [`Effect`] and settling each
 //! waiter, and finally arms one timer for [`Core::poll_timeout`]. Each effect carries an [`OpId`];
 //! its answer is handed back with that id, so an answer that arrives after its operation timed out
@@ -13,8 +13,10 @@ pub mod config;
 pub mod error;
 pub mod expiry;
 pub mod json;
+pub mod kept_reply;
 mod machine;
 pub mod pacing;
+pub mod payload;
 mod protocol;
 pub mod reply;
 mod requests;
@@ -25,6 +27,7 @@ pub use config::BodyValue;
 pub use config::{Config, ConfigInput};
 pub use error::{PlatformFailure, SessionError};
 pub use machine::Core;
+pub use payload::Payload;
 pub use protocol::*;
 pub use requests::{AuthHeader, RequestSpec, ResponseSummary};
 pub use token::{LoginCode, Token};

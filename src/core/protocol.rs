@@ -1,8 +1,11 @@
 //! The vocabulary between the core and its driver: ids, the effects the core asks for, the
 //! platform's answers, and what the core hands back to callers.
 
+use std::rc::Rc;
+
 use super::error::{PlatformFailure, SessionError};
 use super::json::write_string;
+use super::payload::Payload;
 use super::requests::{AuthHeader, ResponseSummary};
 use super::token::{LoginCode, Token};
 
@@ -30,9 +33,9 @@ pub enum Effect {
     CheckSession,
     /// `wx.login({ timeout })`; answer with [`Outcome::Code`].
     RequestCode { timeout_ms: u32 },
-    /// `wx.request` POST of [`login_request_body`]`(code)` as JSON to `url`, reading the reply as
-    /// text; answer with [`Outcome::Reply`].
-    PostCode { url: String, code: LoginCode, timeout_ms: u32 },
+    /// `wx.request` POST of [`login_request_body`]`(code, payload)` as JSON to `url`, reading the
+    /// reply as text; answer with [`Outcome::Reply`].
+    PostCode { url: String, code: LoginCode, payload: Option<Payload>, timeout_ms: u32 },
     /// Send the page's request `waiter` (with its own options) to `url`, adding `auth` as a header
     /// when present; answer with [`Outcome::Sent`].
     Send { waiter: WaiterId, url: String, auth: Option<AuthHeader>, timeout_ms: u32 },
@@ -40,10 +43,14 @@ pub enum Effect {
     Abort,
 }
 
-/// The body of the code exchange: `{"code":"…"}`.
-pub fn login_request_body(code: &LoginCode) -> String {
+/// The body of the code exchange: `{"code":"…"}`, followed by the payload's members if any.
+pub fn login_request_body(code: &LoginCode, payload: Option<&Payload>) -> String {
     let mut body = String::from("{\"code\":");
     write_string(&mut body, code.expose());
+    if let Some(members) = payload.map(Payload::members).filter(|m| !m.is_empty()) {
+        body.push(',');
+        body.push_str(members);
+    }
     body.push('}');
     body
 }
@@ -84,6 +91,9 @@ pub struct SessionView {
     pub expires_at_ms: Millis,
     /// Increases with every new session; lets a later "expired" report name the session it saw.
     pub generation: u32,
+    /// The kept reply's JSON text (an object) when `replyFields` is set; shared, not copied, by
+    /// every caller a login settles.
+    pub reply: Option<Rc<String>>,
 }
 
 /// Changes a page may want to react to (`auth.onChange`).
@@ -91,6 +101,8 @@ pub struct SessionView {
 pub enum SessionEvent {
     LoggedIn {
         expires_at_ms: Millis,
+        /// The new session's kept reply, as in [`SessionView::reply`].
+        reply: Option<Rc<String>>,
     },
     LoggedOut,
     /// The server said the session is gone; the next call logs in again.

@@ -4,13 +4,15 @@
 use super::error::SessionError;
 use super::expiry::{MAX_LIFETIME_S, MIN_LIFETIME_S};
 use super::json::{parse_number, Json};
+use super::kept_reply::{self, MAX_KEPT_BYTES};
 use super::token::Token;
 
 /// What the server's reply means for the login.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LoginReply {
-    /// A token and its lifetime in seconds, from [`MIN_LIFETIME_S`] to [`MAX_LIFETIME_S`].
-    Granted { token: Token, expires_in_s: f64 },
+    /// A token and its lifetime in seconds, from [`MIN_LIFETIME_S`] to [`MAX_LIFETIME_S`], and
+    /// the kept reply's JSON text when fields are to be kept ([`kept_reply`]).
+    Granted { token: Token, expires_in_s: f64, reply: Option<String> },
     /// A failure worth retrying with a fresh code after a pause (HTTP 5xx, WeChat `-1` busy).
     Transient { status: u16, errcode: Option<i64>, errmsg: String },
     /// A failure retrying cannot fix.
@@ -26,8 +28,14 @@ pub fn is_sendable_token(token: &str) -> bool {
 }
 
 /// Decodes a reply given its status and raw body. `token_field`/`expires_in_field` are the
-/// configured (dotted) paths.
-pub fn decode_login_reply(status: u16, body: &str, token_field: &[String], expires_in_field: &[String]) -> LoginReply {
+/// configured (dotted) paths, `reply_fields` those of `replyFields` (`None`: no reply is kept).
+pub fn decode_login_reply(
+    status: u16,
+    body: &str,
+    token_field: &[String],
+    expires_in_field: &[String],
+    reply_fields: Option<&[Vec<String>]>,
+) -> LoginReply {
     let doc = Json::parse(body).ok();
     let errcode = doc.as_ref().and_then(|d| d.get("errcode")).and_then(Json::as_integer).filter(|&c| c != 0);
     let errmsg = doc
@@ -75,7 +83,7 @@ pub fn decode_login_reply(status: u16, body: &str, token_field: &[String], expir
         None => return bad(format!("the login reply has no string field `{}`", token_field.join("."))),
     };
     let expires_in_s = match doc.get_path(expires_in_field) {
-        Some(Json::Number(n)) => *n,
+        Some(Json::Number(n, _)) => *n,
         Some(Json::String(s)) => parse_number(s.trim()).unwrap_or(f64::NAN),
         _ => f64::NAN,
     };
@@ -86,7 +94,17 @@ pub fn decode_login_reply(status: u16, body: &str, token_field: &[String], expir
     if expires_in_s < f64::from(MIN_LIFETIME_S) {
         return bad(format!("`{}` is below the {MIN_LIFETIME_S} s minimum lifetime", expires_in_field.join(".")));
     }
-    LoginReply::Granted { token, expires_in_s }
+    let reply = match reply_fields.map(|fields| kept_reply::keep(&doc, fields)) {
+        None => None,
+        Some(Some(kept)) => Some(kept),
+        Some(None) => {
+            return bad(format!(
+                "the fields kept from the login reply (replyFields) are over {MAX_KEPT_BYTES} bytes as JSON: \
+                 keep fewer or smaller fields"
+            ))
+        }
+    };
+    LoginReply::Granted { token, expires_in_s, reply }
 }
 
 #[cfg(test)]
@@ -94,7 +112,7 @@ mod tests {
     use super::*;
 
     fn decode(status: u16, body: &str) -> LoginReply {
-        decode_login_reply(status, body, &["token".into()], &["expiresIn".into()])
+        decode_login_reply(status, body, &["token".into()], &["expiresIn".into()], None)
     }
 
     fn code_of(reply: LoginReply) -> &'static str {
@@ -108,9 +126,10 @@ mod tests {
     #[test]
     fn grants_a_token_with_its_lifetime() {
         match decode(200, r#"{"token":"abc","expiresIn":7200,"session_key":"never-kept"}"#) {
-            LoginReply::Granted { token, expires_in_s } => {
+            LoginReply::Granted { token, expires_in_s, reply } => {
                 assert_eq!(token.expose(), "abc");
                 assert_eq!(expires_in_s, 7200.0);
+                assert_eq!(reply, None);
             }
             other => panic!("{other:?}"),
         }
@@ -119,8 +138,27 @@ mod tests {
             r#"{"data":{"t":"x","ttl":"60"}}"#,
             &["data".into(), "t".into()],
             &["data".into(), "ttl".into()],
+            None,
         );
         assert!(matches!(nested, LoginReply::Granted { expires_in_s, .. } if expires_in_s == 60.0));
+    }
+
+    #[test]
+    fn keeps_the_listed_fields_or_refuses_an_oversized_kept_reply() {
+        let fields = [vec!["user".to_string()], vec!["isNewUser".to_string()]];
+        let body = r#"{"token":"abc","expiresIn":60,"user":{"id":1,"session_key":"S"},"isNewUser":false}"#;
+        let granted = decode_login_reply(200, body, &["token".into()], &["expiresIn".into()], Some(&fields));
+        assert!(
+            matches!(granted, LoginReply::Granted { reply: Some(r), .. } if r == r#"{"user":{"id":1},"isNewUser":false}"#)
+        );
+        let big = format!(r#"{{"token":"abc","expiresIn":60,"user":"{}"}}"#, "x".repeat(MAX_KEPT_BYTES));
+        match decode_login_reply(200, &big, &["token".into()], &["expiresIn".into()], Some(&fields)) {
+            LoginReply::Failed(e) => {
+                assert_eq!(e.code(), "BAD_RESPONSE");
+                assert!(e.to_string().contains("replyFields) are over 16384 bytes"), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
@@ -163,7 +201,7 @@ mod properties {
     proptest! {
         #[test]
         fn never_panics_and_grants_only_sendable_tokens(status in 0u16..1000, body in any::<String>()) {
-            if let LoginReply::Granted { token, expires_in_s } = decode_login_reply(status, &body, &["token".into()], &["expiresIn".into()]) {
+            if let LoginReply::Granted { token, expires_in_s, .. } = decode_login_reply(status, &body, &["token".into()], &["expiresIn".into()], None) {
                 prop_assert!(is_sendable_token(token.expose()));
                 prop_assert!((f64::from(MIN_LIFETIME_S)..=f64::from(MAX_LIFETIME_S)).contains(&expires_in_s));
             }

@@ -1,7 +1,10 @@
-//! The session as it is kept in `wx.setStorage`: versioned JSON holding the token and its expiry,
-//! and nothing else (never `session_key` or `openid`, whatever the server sent).
+//! The session as it is kept in `wx.setStorage`: versioned JSON holding the token, its expiry and,
+//! with `replyFields`, the kept reply — and nothing else (never `session_key`, `openid` or a login
+//! payload, whatever the server or the page sent). Without a kept reply the value is exactly
+//! `{"version":1,"token":…,"expiresAt":…}`.
 
 use super::json::{write_string, Json};
+use super::kept_reply;
 use super::token::Token;
 
 /// The format's version; a value with another version is treated as foreign and removed.
@@ -14,6 +17,8 @@ pub const MAX_EXPIRES_AT_MS: u64 = 4_102_444_800_000;
 pub struct StoredSession {
     pub token: Token,
     pub expires_at_ms: u64,
+    /// The kept reply's JSON text (an object), as [`kept_reply`] wrote it.
+    pub reply: Option<String>,
 }
 
 pub fn encode(session: &StoredSession) -> String {
@@ -21,6 +26,10 @@ pub fn encode(session: &StoredSession) -> String {
     write_string(&mut out, session.token.expose());
     out.push_str(",\"expiresAt\":");
     out.push_str(&session.expires_at_ms.to_string());
+    if let Some(reply) = &session.reply {
+        out.push_str(",\"reply\":");
+        out.push_str(reply);
+    }
     out.push('}');
     out
 }
@@ -36,7 +45,12 @@ pub fn decode(text: &str) -> Option<StoredSession> {
     if !super::reply::is_sendable_token(token) || expires_at <= 0 || expires_at as u64 > MAX_EXPIRES_AT_MS {
         return None;
     }
-    Some(StoredSession { token: Token::new(token.to_string()), expires_at_ms: expires_at as u64 })
+    // A reply that is there must be readable: an unreadable one makes the whole value corrupt.
+    let reply = match doc.get("reply") {
+        Some(reply) => Some(kept_reply::reread(reply)?),
+        None => None,
+    };
+    Some(StoredSession { token: Token::new(token.to_string()), expires_at_ms: expires_at as u64, reply })
 }
 
 #[cfg(test)]
@@ -45,9 +59,21 @@ mod tests {
 
     #[test]
     fn round_trips_and_keeps_only_token_and_expiry() {
-        let s = StoredSession { token: Token::new("t\"ok".into()), expires_at_ms: 1_800_000_000_000 };
+        let s = StoredSession { token: Token::new("t\"ok".into()), expires_at_ms: 1_800_000_000_000, reply: None };
         let text = encode(&s);
         assert_eq!(text, r#"{"version":1,"token":"t\"ok","expiresAt":1800000000000}"#);
+        assert_eq!(decode(&text), Some(s));
+    }
+
+    #[test]
+    fn a_kept_reply_round_trips_nested() {
+        let reply = Some(r#"{"user":{"id":7,"n":1.50},"isNewUser":false}"#.to_string());
+        let s = StoredSession { token: Token::new("t".into()), expires_at_ms: 1_800_000_000_000, reply };
+        let text = encode(&s);
+        assert_eq!(
+            text,
+            r#"{"version":1,"token":"t","expiresAt":1800000000000,"reply":{"user":{"id":7,"n":1.50},"isNewUser":false}}"#
+        );
         assert_eq!(decode(&text), Some(s));
     }
 
@@ -63,6 +89,9 @@ mod tests {
             r#"{"version":1,"token":"t","expiresAt":1e300}"#,
             r#"{"version":1,"token":"a\r\nX-Evil: 1","expiresAt":1}"#,
             r#"{"version":1,"token":7,"expiresAt":1}"#,
+            r#"{"version":1,"token":"t","expiresAt":1,"reply":"{}"}"#,
+            r#"{"version":1,"token":"t","expiresAt":1,"reply":null}"#,
+            r#"{"version":1,"token":"t","expiresAt":1,"reply":[1]}"#,
         ] {
             assert_eq!(decode(bad), None, "{bad}");
         }

@@ -163,6 +163,12 @@ pub fn read_config(options: &JsValue) -> Result<ConfigInput, SessionError> {
         other => other,
     };
     Ok(ConfigInput {
+        reply_fields: list_option(
+            options,
+            "replyFields",
+            "must be an array of field names or dotted paths such as 'user.id'",
+            JsValue::as_string,
+        )?,
         token_header: string_option(options, "tokenHeader")?,
         token_scheme: string_option(options, "tokenScheme")?,
         trusted_origins: list_option(options, "trustedOrigins", "must be an array of origins", JsValue::as_string)?,
@@ -215,21 +221,31 @@ pub fn error_to_js(error: &SessionError) -> JsValue {
     out.into()
 }
 
-/// `{ token, expiresAt }`, what `ensureLogin()` resolves with.
+/// `{ token, expiresAt, reply? }`, what `ensureLogin()` resolves with.
 pub fn view_to_js(view: &SessionView) -> JsValue {
     let out = Object::new();
     set(&out, "token", view.token.expose().into());
     set(&out, "expiresAt", (view.expires_at_ms as f64).into());
+    set_reply(&out, view.reply.as_deref());
     out.into()
+}
+
+/// `reply`: the kept reply as a fresh JavaScript object, from the core's JSON text (which always
+/// parses; a failure would leave `reply` out rather than throw through wasm).
+fn set_reply(out: &Object, reply: Option<&String>) {
+    if let Some(value) = reply.and_then(|text| parse_json(&JsValue::from_str(text)).ok()) {
+        set(out, "reply", value);
+    }
 }
 
 /// `{ type, … }`, what `onChange` listeners receive. Never carries the token.
 pub fn event_to_js(event: &SessionEvent) -> JsValue {
     let out = Object::new();
     match event {
-        SessionEvent::LoggedIn { expires_at_ms } => {
+        SessionEvent::LoggedIn { expires_at_ms, reply } => {
             set(&out, "type", "login".into());
             set(&out, "expiresAt", (*expires_at_ms as f64).into());
+            set_reply(&out, reply.as_deref());
         }
         SessionEvent::LoggedOut => set(&out, "type", "logout".into()),
         SessionEvent::Expired => set(&out, "type", "expired".into()),

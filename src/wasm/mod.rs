@@ -18,7 +18,7 @@ use std::rc::{Rc, Weak};
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 
-use crate::core::{Core, Effect, Millis, OpId, Outcome, Output, ResponseSummary, WaiterId};
+use crate::core::{Core, Effect, Millis, OpId, Outcome, Output, Payload, ResponseSummary, WaiterId};
 use platform::Awaiting;
 
 #[wasm_bindgen]
@@ -54,7 +54,7 @@ struct Driver {
     tasks: Vec<(OpId, JsValue)>,
     /// The platform response being handed to the core, for the `Respond` it may cause.
     answering: Option<(OpId, JsValue)>,
-    /// The frozen `{ token, expiresAt }` last handed out by `readySession`, by session generation:
+    /// The frozen `{ token, expiresAt, reply? }` last handed out by `readySession`, by generation:
     /// warm calls reuse it instead of building an object and a token string each time.
     warm_view: Option<(u32, JsValue)>,
 }
@@ -149,14 +149,22 @@ impl Client {
         Ok(Client { shared })
     }
 
-    /// Resolves with `{ token, expiresAt }`, or rejects with an error object.
+    /// Resolves with `{ token, expiresAt, reply? }`, or rejects with an error object. `payload`
+    /// is the JSON text of an object whose members the exchange sends beside the code; a login
+    /// with one is always forced.
     #[wasm_bindgen(js_name = ensureLogin)]
-    pub fn ensure_login(&self, force: bool) -> Promise {
-        let waiter = self.shared.borrow_mut().core.ensure_login(now(), force);
-        self.promise_for(waiter)
+    pub fn ensure_login(&self, force: bool, payload: Option<String>) -> Promise {
+        let started = match payload {
+            None => Ok(self.shared.borrow_mut().core.ensure_login(now(), force)),
+            Some(text) => Payload::parse(&text).map(|p| self.shared.borrow_mut().core.ensure_login_with(now(), p)),
+        };
+        match started {
+            Ok(waiter) => self.promise_for(waiter),
+            Err(error) => Promise::reject(&interop::error_to_js(&error)),
+        }
     }
 
-    /// `{ token, expiresAt }` when `ensureLogin()` would resolve with it at once (the core
+    /// `{ token, expiresAt, reply? }` when `ensureLogin()` would resolve with it at once (the core
     /// decides: storage read, session valid and checked, no login running), else `undefined`.
     /// The shim answers warm calls with it and skips a promise round trip through the driver.
     #[wasm_bindgen(js_name = readySession)]

@@ -41,12 +41,12 @@ pub fn prepare(effect: Effect) -> (Awaiting, &'static str, Object) {
         }
         Effect::CheckSession => (Awaiting::CheckSession, "checkSession", Object::new()),
         Effect::RequestCode { timeout_ms } => (Awaiting::Code, "login", object(&[("timeout", timeout_ms.into())])),
-        Effect::PostCode { url, code, timeout_ms } => {
+        Effect::PostCode { url, code, payload, timeout_ms } => {
             let header = object(&[("content-type", "application/json".into())]);
             let options = object(&[
                 ("url", url.into()),
                 ("method", "POST".into()),
-                ("data", login_request_body(&code).into()),
+                ("data", login_request_body(&code, payload.as_ref()).into()),
                 ("header", header.into()),
                 // Read the body as text: the core decides what a malformed reply means.
                 ("dataType", "text".into()),

@@ -24,6 +24,10 @@ pub struct Harness {
     pub sends: BTreeMap<WaiterId, usize>,
     pub logins: usize,
     pub exchanges: usize,
+    /// The body of every code exchange, in order.
+    pub bodies: Vec<String>,
+    /// Every value written to storage, in order.
+    pub writes: Vec<String>,
 }
 
 impl Harness {
@@ -40,6 +44,8 @@ impl Harness {
             sends: BTreeMap::new(),
             logins: 0,
             exchanges: 0,
+            bodies: vec![],
+            writes: vec![],
         }
     }
 
@@ -47,10 +53,14 @@ impl Harness {
         while let Some(out) = self.core.poll_output() {
             match out {
                 Output::Effect { op, effect } => {
-                    match effect {
+                    match &effect {
                         Effect::RequestCode { .. } => self.logins += 1,
-                        Effect::PostCode { .. } => self.exchanges += 1,
-                        Effect::Send { waiter, .. } => *self.sends.entry(waiter).or_default() += 1,
+                        Effect::PostCode { code, payload, .. } => {
+                            self.exchanges += 1;
+                            self.bodies.push(login_request_body(code, payload.as_ref()));
+                        }
+                        Effect::WriteStorage { value, .. } => self.writes.push(value.clone()),
+                        Effect::Send { waiter, .. } => *self.sends.entry(*waiter).or_default() += 1,
                         _ => {}
                     }
                     self.effects.push((op, effect));
@@ -71,6 +81,27 @@ impl Harness {
         let w = self.core.ensure_login(self.now, force);
         self.drain();
         w
+    }
+
+    /// A login whose exchange also sends `payload` (JSON text of an object).
+    pub fn ensure_with(&mut self, payload: &str) -> WaiterId {
+        let payload = Payload::parse(payload).expect("valid payload");
+        let w = self.core.ensure_login_with(self.now, payload);
+        self.drain();
+        w
+    }
+
+    /// Exchanges on the wire now.
+    pub fn exchanges_in_flight(&self) -> usize {
+        self.effects.iter().filter(|(_, e)| matches!(e, Effect::PostCode { .. })).count()
+    }
+
+    /// The kept reply `w` was settled with.
+    pub fn reply_of(&self, w: WaiterId) -> Option<String> {
+        match self.settled.get(&w) {
+            Some(Ok(view)) => view.reply.as_deref().cloned(),
+            other => panic!("{w:?} not granted: {other:?}"),
+        }
     }
 
     /// Removes and returns the first outstanding effect for which `pick` is true.
