@@ -113,16 +113,44 @@ export interface ClientOptions {
   retryBaseDelayMs?: number;
   /** Longest pause between attempts, in ms. Default 8000. */
   retryMaxDelayMs?: number;
+  /**
+   * Fields (or dotted paths such as 'user.id') of the login reply kept with the session, in memory
+   * and in storage, and returned as `LoginState.reply`, nested as in the reply. A field missing
+   * from the reply is absent; one named like `session_key` is refused (CONFIG_INVALID); a kept
+   * reply over 16 KB as JSON fails the login (BAD_RESPONSE). Default: none, and no `reply`.
+   */
+  replyFields?: readonly string[];
 }
 
-export interface LoginState {
+/**
+ * What `ensureLogin()` resolves with. `reply`, the fields kept by `replyFields`, is there exactly
+ * when the client was created with `replyFields`; `Reply` is its type.
+ */
+export type LoginState<Reply = undefined> = {
   token: string;
   /** Milliseconds since the epoch. */
   expiresAt: number;
-}
+} & (undefined extends Reply ? { reply?: Reply } : { reply: Reply });
 
-export type SessionEvent =
-  | { type: 'login'; expiresAt: number }
+/** A JSON value. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/**
+ * What a login's code exchange sends beside the code: `{ code, ...payload }`, e.g. `{ phoneCode }`
+ * from `<button open-type="getPhoneNumber">`. JSON values only, at most 4 KB as JSON; `code` is
+ * reserved. Never stored, logged or put in an error message.
+ */
+export type LoginPayload = { [key: string]: JsonValue } & { code?: never };
+
+/**
+ * `force: true`: a new session even if the current one is valid. `payload`: a new session from an
+ * exchange that also sends the payload — always its own exchange (it waits for a running login to
+ * end instead of joining it), so `force` may be left out; `force: false` with a payload is refused.
+ */
+export type LoginOptions = { force?: boolean; payload?: undefined } | { force?: true; payload: LoginPayload };
+
+export type SessionEvent<Reply = unknown> =
+  | { type: 'login'; expiresAt: number; /** The new session's kept reply, with `replyFields`. */ reply?: Reply }
   | { type: 'logout' }
   | { type: 'expired' }
   | { type: 'storageFailed'; message: string };
@@ -160,7 +188,8 @@ export interface DownloadOptions {
   timeout?: number;
 }
 
-export interface SessionClient {
+/** A client; `Reply` is the type of the kept reply (`replyFields`), `undefined` without one. */
+export interface SessionClient<Reply = undefined> {
   /** wx.request with the session: token attached, one re-login and replay on expiry. */
   request<T = unknown>(options: RequestOptions): Promise<RequestResult<T>>;
   /** wx.uploadFile with the session. `data` is the server's reply as text. */
@@ -168,11 +197,11 @@ export interface SessionClient {
   /** wx.downloadFile with the session. */
   downloadFile(options: DownloadOptions): Promise<{ statusCode: number; tempFilePath: string; filePath?: string }>;
   /** The stored session if still valid, else one login shared by every concurrent caller. */
-  ensureLogin(options?: { force?: boolean }): Promise<LoginState>;
+  ensureLogin(options?: LoginOptions): Promise<LoginState<Reply>>;
   /** Clears the session in memory and in storage. */
   logout(): Promise<void>;
   /** Subscribes to session changes; returns the unsubscribe function. */
-  onChange(listener: (event: SessionEvent) => void): () => void;
+  onChange(listener: (event: SessionEvent<Reply>) => void): () => void;
   /**
    * Ends the client: calls in flight and every later call reject `DISPOSED`, listeners are
    * dropped, its wasm memory, timer and callbacks are freed. The stored session stays.
@@ -181,4 +210,14 @@ export interface SessionClient {
 }
 
 /** Creates a client. Synchronous; the wasm loads once per app on first use. */
-export function createClient(options: ClientOptions): SessionClient;
+export function createClient(options: ClientOptions & { replyFields?: undefined }): SessionClient;
+/**
+ * A client that keeps `replyFields` of the login reply: every `LoginState` and `login` event
+ * carries them as `reply`, typed `Reply`, e.g.
+ * `createClient<{ user: User; isNewUser: boolean }>({ baseUrl, replyFields: ['user', 'isNewUser'] })`.
+ */
+export function createClient<Reply extends object = Record<string, unknown>>(
+  options: ClientOptions & { replyFields: readonly string[] },
+): SessionClient<Reply>;
+/** Options whose `replyFields` is not known to the compiler: `reply` may be there or not. */
+export function createClient(options: ClientOptions): SessionClient<Record<string, unknown> | undefined>;

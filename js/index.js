@@ -18,6 +18,15 @@ function trapError(trap) {
     '); the calls in flight were rejected and the next call starts a fresh instance from the stored session');
 }
 
+// The warm state is one object shared by every warm caller: its reply is frozen all the way down,
+// so that no caller can change what the others receive.
+function freezeDeep(value) {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const key of Object.keys(value)) freezeDeep(value[key]);
+  }
+}
+
 function createClient(options) {
   const input = readClientOptions(options);
   let platform = input.platform;
@@ -125,20 +134,25 @@ function createClient(options) {
   }
 
   return {
-    /** Resolves with { token, expiresAt }: the stored session, or a new one shared by all callers. */
+    /**
+     * Resolves with { token, expiresAt, reply? }: the stored session, or a new one shared by all
+     * callers. { force: true } makes a new session; { payload } a new one from an exchange that
+     * also sends the payload's members (always its own exchange, never a shared running one).
+     */
     ensureLogin(loginOptions) {
-      let force;
+      let login;
       try {
-        force = readLoginOptions(loginOptions).force;
+        login = readLoginOptions(loginOptions);
       } catch (error) {
         return Promise.reject(toMpSessionError(error));
       }
-      if (!force && wasmClient) {
+      if (!login.force && wasmClient) {
         if (warm && Date.now() < warm.until) return Promise.resolve(warm.view);
         const client = wasmClient;
         try {
           const view = client.readySession();
           if (view && client === wasmClient) {
+            freezeDeep(view.reply);
             warm = { view, until: client.readyUntil() };
             return Promise.resolve(view);
           }
@@ -146,7 +160,7 @@ function createClient(options) {
           // Only a failed instance throws here; the tracked call below starts a fresh one.
         }
       }
-      return call((c) => c.ensureLogin(force));
+      return call((c) => c.ensureLogin(login.force, login.payload));
     },
     /**
      * wx.request with the session: waits for the login state, attaches the token (to baseUrl's
@@ -168,7 +182,7 @@ function createClient(options) {
     logout() {
       return call((c) => c.logout());
     },
-    /** Calls listener({ type: 'login'|'logout'|'expired'|'storageFailed', ... }); returns unsubscribe. */
+    /** Calls listener({ type: 'login'|'logout'|'expired'|'storageFailed', ... }); returns unsubscribe. 'login' carries reply with replyFields. */
     onChange(listener) {
       if (typeof listener !== 'function') throw new TypeError('onChange needs a function');
       listeners.push(listener);

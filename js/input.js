@@ -11,6 +11,8 @@ const MAX_URL_LENGTH = 8192;
 const MAX_STRING_LENGTH = 8192;
 const MAX_DEPTH = 4;
 const MAX_ITEMS = 256;
+// A login payload, as JSON (in UTF-16 units here; the core counts the UTF-8 bytes).
+const MAX_PAYLOAD_LENGTH = 4096;
 
 function invalid(option, reason) {
   return new MpSessionError('CONFIG_INVALID', 'invalid option `' + option + '`: ' + reason, { option: option });
@@ -38,8 +40,12 @@ function readProperty(value, key, name) {
 }
 
 // A plain copy of a JSON-like value: objects and arrays copied key by key (a getter runs once,
-// here), strings bounded, functions and other objects refused.
-function plainValue(value, name, depth) {
+// here), strings bounded, functions and other objects refused. `json`: JSON values only, so
+// undefined and non-finite numbers are refused too (JSON.stringify would drop or null them).
+function plainValue(value, name, depth, json) {
+  if (json && (value === undefined || (typeof value === 'number' && !isFinite(value)))) {
+    throw invalid(name, 'must be a JSON value (a string, a finite number, true, false, null, an array or an object)');
+  }
   if (value === null || value === undefined || typeof value === 'number' || typeof value === 'boolean') return value;
   if (typeof value === 'string') {
     if (value.length > MAX_STRING_LENGTH) throw invalid(name, 'is longer than 8 KB');
@@ -56,10 +62,10 @@ function plainValue(value, name, depth) {
     const length = readProperty(value, 'length', name);
     if (!(length <= MAX_ITEMS)) throw invalid(name, 'has more than ' + MAX_ITEMS + ' items');
     const copy = [];
-    for (let i = 0; i < length; i++) copy.push(plainValue(readProperty(value, i, name), name + '[' + i + ']', depth + 1));
+    for (let i = 0; i < length; i++) copy.push(plainValue(readProperty(value, i, name), name + '[' + i + ']', depth + 1, json));
     return copy;
   }
-  return plainObject(value, name, depth, plainValue);
+  return plainObject(value, name, depth, (v, path, d) => plainValue(v, path, d, json));
 }
 
 // A copy of `value`'s own enumerable properties, each converted by `convert`, on a prototype-free
@@ -110,12 +116,37 @@ function readRequestOptions(options) {
   });
 }
 
-// ensureLogin's options: whether the login is forced.
+// ensureLogin's options: { force, payload }, where `payload` is the JSON text of a plain copy of
+// the page's payload (undefined without one). A login with a payload is always forced.
 function readLoginOptions(options) {
-  if (options === null || options === undefined) return { force: false };
+  if (options === null || options === undefined) return { force: false, payload: undefined };
   if (typeof options !== 'object') throw invalid('ensureLogin', 'takes an options object such as { force: true }');
-  const copy = plainObject(options, '', 0, (value) => value);
-  return { force: Boolean(copy.force) };
+  const copy = plainObject(options, '', 0, (value, path) => (path === 'payload' ? readPayload(value) : value));
+  for (const key of keysOf(copy, '')) {
+    if (key !== 'force' && key !== 'payload') throw invalid(key, 'is not an option of ensureLogin (known options: force, payload)');
+  }
+  if (copy.payload === undefined) return { force: Boolean(copy.force), payload: undefined };
+  if (copy.force !== undefined && copy.force !== true) {
+    throw invalid('force', 'a login with a payload always makes its own exchange: pass force: true or leave force out');
+  }
+  return { force: true, payload: copy.payload };
+}
+
+// The exchange's extra members, e.g. { phoneCode }: an object of JSON values with no `code`,
+// returned as JSON text. Its values are never put in a message.
+function readPayload(value) {
+  if (value === null || value === undefined) return undefined;
+  const copy = typeof value === 'object' ? plainValue(value, 'payload', 0, true) : null;
+  if (copy === null || Array.isArray(copy)) throw invalid('payload', 'must be an object of JSON values, such as { phoneCode }');
+  if ('code' in copy) throw invalid('payload.code', "is reserved: the exchange sends wx.login's code under that name");
+  let text;
+  try {
+    text = JSON.stringify(copy);
+  } catch (error) {
+    throw invalid('payload', 'could not be written as JSON (' + describe(error) + ')');
+  }
+  if (typeof text !== 'string' || text.length > MAX_PAYLOAD_LENGTH) throw invalid('payload', 'is larger than 4 KB as JSON');
+  return text;
 }
 
 module.exports = { readClientOptions, readRequestOptions, readLoginOptions };
