@@ -5,7 +5,13 @@ App({
   onLaunch() {
     // One client for the whole app. WeChat advises logging in from onLaunch (not onShow): the login
     // starts now, and every page that asks shares it.
-    this.auth = createClient({ baseUrl: config.baseUrl, allowInsecureHttp: config.allowInsecureHttp });
+    // replyFields: the login reply's user and isNewUser stay with the session (and in storage), so
+    // every page reads them from ensureLogin() without asking the server again.
+    this.auth = createClient({
+      baseUrl: config.baseUrl,
+      allowInsecureHttp: config.allowInsecureHttp,
+      replyFields: ['user', 'isNewUser'],
+    });
     this.auth.ensureLogin().catch(() => {
       // Pages show login errors when they ask; nothing to do here.
     });

@@ -53,13 +53,14 @@ test('checkCodeQuality passes its package size check (and every other check)', (
   console.log(`# checkCodeQuality: main package ${size.detail.__APP__} B ("${size.text}"); all ${report.quality.length} checks passed`);
 });
 
-test('every bindtap in the example’s WXML names a handler its page defines', () => {
-  for (const page of ['pages/index/index', 'pages/burst/burst']) {
+test('every event binding in the example’s WXML names a handler its page or component defines', () => {
+  const app = JSON.parse(fs.readFileSync(path.join(EXAMPLE, 'app.json'), 'utf8'));
+  for (const page of app.pages.concat(['components/privacy-popup/privacy-popup'])) {
     const wxml = fs.readFileSync(path.join(EXAMPLE, `${page}.wxml`), 'utf8');
     const source = fs.readFileSync(path.join(EXAMPLE, `${page}.js`), 'utf8');
-    const handlers = [...wxml.matchAll(/bind(?:tap|:tap)="(\w+)"/g)].map((m) => m[1]);
+    const handlers = [...wxml.matchAll(/bind:?\w+="(\w+)"/g)].map((m) => m[1]);
     assert.ok(handlers.length > 0);
-    for (const handler of handlers) assert.match(source, new RegExp(`\\n  ${handler}\\(`), `${page}.js lacks ${handler}`);
+    for (const handler of handlers) assert.match(source, new RegExp(`\\n {2,4}${handler}\\(`), `${page}.js lacks ${handler}`);
   }
 });
 
@@ -139,5 +140,94 @@ for (const profile of ['ios', 'android']) {
     assert.equal(page.data.statusText, '未登录');
     assert.equal(toasts(sim).at(-1), '已退出登录');
     assert.equal(sim.storage.get('mp-session').found, false);
+  });
+}
+
+for (const profile of ['ios', 'android']) {
+  test(`${profile}: 我的 — the kept login reply, one-tap phone login behind the privacy prompt, avatar and nickname`, async (t) => {
+    const server = createServer();
+    const url = await server.listen();
+    const storageFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mp-session-mine-')), 'storage.json');
+    t.after(() => {
+      fs.rmSync(path.dirname(storageFile), { recursive: true, force: true });
+      return server.close();
+    });
+    const open = () => {
+      const sim = createSimulator({ appDir: EXAMPLE, serverUrl: url, profile, storageFile, hosts: { [CONFIGURED_SERVER]: url } });
+      sim.context.console = { log() {}, info() {}, warn() {}, error() {}, debug() {} };
+      sim.launch();
+      // The page's privacy-popup, attached as WeChat attaches it when the page shows.
+      const popup = sim.mountComponent('components/privacy-popup/privacy-popup');
+      return { sim, popup, page: sim.openPage('pages/mine/mine') };
+    };
+
+    // Cold launch: the login reply's user and isNewUser come with the session (replyFields).
+    let { sim, popup, page } = open();
+    await page.ready;
+    assert.equal(page.data.status, 'loggedIn');
+    assert.match(page.data.user.id, /^[0-9a-f]{12}$/);
+    assert.equal(page.data.isNewUser, true);
+    assert.equal(page.data.user.phone, null);
+    const userId = page.data.user.id;
+
+    // 手机号一键登录: the privacy prompt first, then a login whose exchange carries the phone code.
+    const tap = sim.tapOpenType('getPhoneNumber');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(popup.data.show, true, 'the privacy prompt is shown');
+    assert.match(popup.data.contractName, /隐私保护指引/);
+    popup.onAgree();
+    const event = await tap;
+    assert.equal(popup.data.show, false);
+    await page.onGetPhoneNumber(event);
+    assert.equal(page.data.notice, '手机号已绑定');
+    assert.match(page.data.user.phone, /^1\d\d\*{4}\d{4}$/, 'the masked number');
+    assert.equal(page.data.user.id, userId, 'the same user, now bound');
+    assert.equal(page.data.isNewUser, false);
+    assert.equal(sim.count('login'), 2, 'the cold login and the phone login');
+    const stored = sim.storage.get('mp-session').value;
+    assert.ok(!stored.includes(event.detail.code), 'the phone code never reaches storage');
+
+    // Avatar: a temporary file, uploaded with the session; no second prompt once agreed.
+    await page.onChooseAvatar(await sim.tapOpenType('chooseAvatar'));
+    assert.equal(page.data.notice, '头像已更新');
+    assert.match(page.data.user.avatarUrl, /\/files\/avatars\/[\w-]+\.png$/);
+    assert.equal(sim.count('privacy prompt'), 1);
+
+    // Nickname: saved, and a refused one shows the server's message and code.
+    await page.onSaveNickname({ detail: { value: { nickname: ' 小明 ' } } });
+    assert.equal(page.data.notice, '昵称已保存');
+    assert.equal(page.data.user.nickname, '小明');
+    await page.onSaveNickname({ detail: { value: { nickname: '<b>x</b>' } } });
+    assert.notEqual(page.data.errorText, '');
+    assert.match(page.data.errorCode, /^\d+$/);
+    assert.equal(page.data.user.nickname, '小明', 'the refused nickname was not saved');
+
+    // Relaunch: the kept reply comes back from storage, with no wx.login.
+    ({ sim, popup, page } = open());
+    await page.ready;
+    assert.equal(page.data.status, 'loggedIn');
+    assert.equal(page.data.user.id, userId);
+    assert.match(page.data.user.phone, /^1\d\d\*{4}\d{4}$/);
+    assert.equal(sim.count('login'), 0);
+  });
+
+  test(`${profile}: 我的 — refusing the privacy prompt leaves the session as it was`, async (t) => {
+    const server = createServer();
+    const url = await server.listen();
+    t.after(() => server.close());
+    const sim = createSimulator({ appDir: EXAMPLE, serverUrl: url, profile, hosts: { [CONFIGURED_SERVER]: url } });
+    sim.context.console = { log() {}, info() {}, warn() {}, error() {}, debug() {} };
+    sim.launch();
+    const popup = sim.mountComponent('components/privacy-popup/privacy-popup');
+    const page = sim.openPage('pages/mine/mine');
+    await page.ready;
+    const tap = sim.tapOpenType('getPhoneNumber');
+    await new Promise((resolve) => setImmediate(resolve));
+    popup.onDisagree();
+    await page.onGetPhoneNumber(await tap);
+    assert.equal(page.data.errorText, '未授权手机号');
+    assert.match(page.data.errorCode, /^getPhoneNumber:fail/);
+    assert.equal(page.data.status, 'loggedIn');
+    assert.equal(sim.count('login'), 1, 'no phone login was attempted');
   });
 }

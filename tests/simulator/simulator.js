@@ -16,6 +16,8 @@ const zlib = require('zlib');
 const { SimStorage } = require('./storage.js');
 
 const MAX_CONCURRENT_REQUESTS = 10;
+// A 1x1 PNG: what chooseAvatar's temporary file holds in the simulator.
+const TINY_PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
 const PROFILES = ['ios', 'android', 'devtools'];
 
 function createSimulator(options) {
@@ -215,6 +217,22 @@ function createSimulator(options) {
   }
 
   const launchOptions = { path: '', query: {} };
+  // The user's privacy agreement, and the app's handler for asking.
+  const PRIVACY_CONTRACT = 'mp-session 示例小程序隐私保护指引';
+  const privacy = { agreed: Boolean(options.privacyAgreed), handler: null };
+  function authorizePrivacy(referrer) {
+    if (privacy.agreed) return Promise.resolve(true);
+    if (typeof privacy.handler !== 'function') return Promise.resolve(false);
+    return new Promise((done) => {
+      record('privacy prompt', referrer);
+      privacy.handler((answer) => {
+        privacy.agreed = Boolean(answer && answer.event === 'agree');
+        record('privacy answer', privacy.agreed ? 'agree' : 'disagree');
+        done(privacy.agreed);
+      }, { referrer });
+    });
+  }
+
   const wx = {
     login(opts = {}) {
       record('login');
@@ -366,6 +384,24 @@ function createSimulator(options) {
       };
       const nodes = { boundingClientRect() { return query; }, scrollOffset() { return query; }, fields() { return query; }, node() { return query; }, context() { return query; } };
       return query;
+    },
+    // Privacy (base library >= 2.32.3): APIs touching personal data wait for the user's agreement;
+    // the app's onNeedPrivacyAuthorization handler gets `resolve` and shows its own prompt.
+    getPrivacySetting(opts = {}) {
+      record('getPrivacySetting');
+      callback(opts, true, { needAuthorization: !privacy.agreed, privacyContractName: PRIVACY_CONTRACT, errMsg: 'getPrivacySetting:ok' });
+    },
+    onNeedPrivacyAuthorization(handler) {
+      record('onNeedPrivacyAuthorization');
+      privacy.handler = handler;
+    },
+    requirePrivacyAuthorize(opts = {}) {
+      record('requirePrivacyAuthorize');
+      authorizePrivacy('requirePrivacyAuthorize').then((ok) => callback(opts, ok, { errMsg: ok ? 'requirePrivacyAuthorize:ok' : 'requirePrivacyAuthorize:fail privacy permission is not authorized' }));
+    },
+    openPrivacyContract(opts = {}) {
+      record('openPrivacyContract');
+      callback(opts, true, { errMsg: 'openPrivacyContract:ok' });
     },
     showToast(opts = {}) {
       record('showToast', opts.title);
@@ -671,6 +707,36 @@ function createSimulator(options) {
       return componentDefs.get(componentPath.replace(/^\//, '').replace(/\.js$/, ''));
     },
     components: componentDefs,
+    privacy,
+    // What an open-type button hands its handler when the user taps it, as a promise (it waits for
+    // the privacy prompt when the user has not agreed yet): 'getPhoneNumber' → { detail: { code } }
+    // with a one-time code from the mock WeChat; 'chooseAvatar' → { detail: { avatarUrl } }, a
+    // temporary PNG file.
+    tapOpenType(type) {
+      record('tap', `open-type=${type}`);
+      return authorizePrivacy(type).then((ok) => {
+        const denied = { type: type.toLowerCase(), detail: { errMsg: `${type}:fail privacy permission is not authorized`, errno: 104 } };
+        if (!ok) return denied;
+        if (type === 'getPhoneNumber') {
+          return getJson(`${serverUrl}/mock-wechat/phone-code?openid=${encodeURIComponent(openid)}`)
+            .then(({ code }) => ({ type: 'getphonenumber', detail: { code, errMsg: 'getPhoneNumber:ok' } }));
+        }
+        if (type === 'chooseAvatar') {
+          const name = `tmp_avatar_${++fileCount}.png`;
+          fs.writeFileSync(localFile(name), TINY_PNG);
+          return { type: 'chooseavatar', detail: { avatarUrl: `wxfile://${name}` } };
+        }
+        throw new Error(`open-type ${type} is not simulated`);
+      });
+    },
+    // Instantiates a custom component (created, attached, ready) as a page using it would.
+    mountComponent(componentPath) {
+      const normalized = componentPath.replace(/^\//, '').replace(/\.js$/, '');
+      loadComponent(normalized);
+      const { instance, hooks } = createComponentInstance(componentDefs.get(normalized), normalized, false);
+      for (const name of ['created', 'attached', 'ready']) for (const fn of hooks[name]) fn.call(instance);
+      return instance;
+    },
     count(api) {
       return counts[api] || 0;
     },
