@@ -104,14 +104,41 @@ async function main() {
   show(burst, ['summary', 'failures']);
   expect(/^20\/20 个成功，期间登录 0 次/.test(burst.data.summary), `the burst showed "${burst.data.summary}"`);
 
-  section('5. logout');
+  section('5. 我的: one-tap phone login behind the privacy prompt, then avatar and nickname');
+  const popup = sim.mountComponent('components/privacy-popup/privacy-popup');
+  const mine = sim.openPage('pages/mine/mine');
+  await mine.ready;
+  show(mine, ['statusText']);
+  expect(mine.data.user && /^[0-9a-f]{12}$/.test(mine.data.user.id), 'the 我的 page should show the kept reply\'s user');
+  say('demo', 'tap 手机号一键登录');
+  const tap = sim.tapOpenType('getPhoneNumber');
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(popup.data.show, 'the privacy prompt should show before the phone number is given');
+  say('page', `隐私弹窗：《${popup.data.contractName}》`);
+  say('demo', 'tap 同意');
+  popup.onAgree();
+  const phoneLoginsBefore = sim.count('login');
+  const phoneEvent = await tap;
+  await mine.onGetPhoneNumber(phoneEvent);
+  show(mine, ['notice']);
+  say('page', `用户 ${mine.data.user.id} · 手机号 ${mine.data.user.phone}`);
+  expect(mine.data.user.phone && sim.count('login') - phoneLoginsBefore === 1, `the phone login should bind a phone with one login, saw ${mine.data.user.phone} after ${sim.count('login') - phoneLoginsBefore}`);
+  expect(!storage.get('mp-session').value.includes(phoneEvent.detail.code), 'the phone code must never reach storage');
+  say('demo', 'tap the avatar, then 保存昵称');
+  await mine.onChooseAvatar(await sim.tapOpenType('chooseAvatar'));
+  show(mine, ['notice']);
+  await mine.onSaveNickname({ detail: { value: { nickname: '小程序用户' } } });
+  show(mine, ['notice']);
+  expect(mine.data.user.nickname === '小程序用户' && /\/files\/avatars\//.test(mine.data.user.avatarUrl || ''), 'the profile should hold the new avatar and nickname');
+
+  section('6. logout');
   await page.onTapLogout();
   show(page, ['statusText']);
   expect(page.data.status === 'loggedOut' && !storage.get('mp-session').found, 'logout should clear the page state and storage');
 
   flush();
   const stats = server.state.stats;
-  console.log(`\ndone in ${Date.now() - started} ms: cold login, protected API, warm relaunch, transparent re-login after revocation, 20 requests on one session, logout.`);
+  console.log(`\ndone in ${Date.now() - started} ms: cold login, protected API, warm relaunch, transparent re-login after revocation, 20 requests on one session, phone login and profile, logout.`);
   console.log(`server: ${stats.code2Session} code exchanges, ${stats.apiCalls} API calls (${stats.unauthorized} answered 401), no token or session_key ever logged.`);
   await server.close();
   fs.rmSync(appDir, { recursive: true, force: true });
