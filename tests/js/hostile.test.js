@@ -167,6 +167,19 @@ for (const profile of ['ios', 'android']) {
       assert.deepEqual(sent, [['X-Other', 'Authorization']], 'one Authorization header, the SDK\'s');
     });
 
+    test('a server granting sub-second sessions gets BAD_RESPONSE, not a login storm', async () => {
+      const { sim, clock, client } = launch(world, profile);
+      await admin(world.url, '/admin/inject-login', { status: 200, body: { token: 'tiny-life', expiresIn: 1e-9 } });
+      const auth = client();
+      const error = await rejection(auth.ensureLogin());
+      assert.equal(error.code, 'BAD_RESPONSE');
+      assert.match(error.message, /below the 10 s minimum lifetime/);
+      // Requests keep asking; automatic logins stay paced (3 at once, then one per 10 s).
+      const outcomes = await settle(Promise.allSettled(Array.from({ length: 5 }, () => auth.request({ url: '/api/me' }))), clock);
+      assert.equal(outcomes.value.length, 5);
+      assert.ok(sim.count('login') <= 4, `${sim.count('login')} wx.login calls`);
+    });
+
     test('a wx.login code over 1 KB is refused before it enters wasm memory', async () => {
       const { sim, client } = launch(world, profile);
       sim.wx.login = (o) => setImmediate(() => o.success({ code: 'c'.repeat(2048) }));
