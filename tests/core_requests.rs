@@ -220,3 +220,33 @@ fn an_explicit_default_port_gets_the_token_and_lookalike_hosts_do_not() {
         assert_eq!(h.core.request(h.now, spec).unwrap_err().code(), "CONFIG_INVALID", "{url}");
     }
 }
+
+#[test]
+fn a_warm_request_is_sent_at_once_with_the_sessions_shared_header() {
+    let mut h = logged_in(config());
+    let first = h.request("/api/me", "GET");
+    let second = h.request("me", "post");
+    let headers: Vec<_> = h
+        .effects
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Effect::Send { auth: Some(auth), url, .. } => Some((auth.clone(), url.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(headers.len(), 2, "both sent at once, no login effect: {:?}", h.effects);
+    assert!(std::rc::Rc::ptr_eq(&headers[0].0, &headers[1].0), "one header per session, shared by its sends");
+    assert_eq!(headers[1].1, "https://api.example.com/me");
+    h.respond_status(first, 200);
+    h.respond_status(second, 200);
+    assert!(h.responded[&first].is_ok() && h.responded[&second].is_ok());
+    // A new session brings a new header.
+    h.core.ensure_login(h.now, true);
+    h.drain();
+    h.login_now("tok-2");
+    let third = h.request("/api/me", "GET");
+    assert_eq!(
+        h.sends_in_flight().into_iter().find(|s| s.1 == third).unwrap().2.as_deref(),
+        Some("Authorization: Bearer tok-2")
+    );
+}

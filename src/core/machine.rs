@@ -9,7 +9,7 @@ use super::pacing::LoginPace;
 use super::payload::Payload;
 use super::protocol::*;
 use super::reply::{decode_login_reply, LoginReply};
-use super::requests::Request;
+use super::requests::{AuthHeader, Request};
 use super::stored::{self, StoredSession};
 use super::token::Token;
 
@@ -73,6 +73,8 @@ struct Session {
     generation: u32,
     /// The kept reply (`replyFields`), JSON text.
     reply: Option<Rc<String>>,
+    /// The header its requests carry, built once: every send shares it.
+    auth: Rc<AuthHeader>,
 }
 
 /// What storage should hold once the running write (if any) is done.
@@ -330,6 +332,17 @@ impl Core {
         self.pending.iter().filter(|p| matches!(p.purpose, Purpose::Exchange | Purpose::Send(_))).count()
     }
 
+    /// The valid session's generation and header, for a send: no copy of the token is made.
+    pub(crate) fn valid_auth(&self, now: Millis) -> Option<(u32, &Rc<AuthHeader>)> {
+        self.session.as_ref().filter(|s| now < s.stale_at).map(|s| (s.generation, &s.auth))
+    }
+
+    /// Whether a caller joining now would be settled at once with the valid session, and nothing
+    /// else would happen: [`Core::join_login`] then has nothing to do, so a request skips it.
+    pub(crate) fn settles_at_once(&self, now: Millis) -> bool {
+        self.waiters.is_empty() && self.ready_until(now).is_some()
+    }
+
     pub(crate) fn current_generation(&self) -> Option<u32> {
         self.session.as_ref().map(|s| s.generation)
     }
@@ -527,7 +540,9 @@ impl Core {
             generation: self.generation,
             reply: reply.clone(),
         };
-        self.session = Some(Session { token, expires_at, stale_at, generation: self.generation, reply: reply.clone() });
+        let auth = AuthHeader::for_token(&self.config.requests, &token);
+        self.session =
+            Some(Session { token, expires_at, stale_at, generation: self.generation, reply: reply.clone(), auth });
         self.session_checked = true;
         self.flight = Flight::Idle;
         self.outputs.push_back(Output::Event(SessionEvent::LoggedIn { expires_at_ms: expires_at, reply }));
@@ -559,6 +574,7 @@ impl Core {
                 self.session = Some(Session {
                     stale_at: expiry::stale_at(found.expires_at_ms, left, self.config.expiry_margin_ms),
                     expires_at: found.expires_at_ms,
+                    auth: AuthHeader::for_token(&self.config.requests, &found.token),
                     token: found.token,
                     generation: self.generation,
                     reply: found.reply.filter(|_| keeps_reply).map(Rc::new),

@@ -38,7 +38,7 @@ pub enum Effect {
     PostCode { url: String, code: LoginCode, payload: Option<Payload>, timeout_ms: u32 },
     /// Send the page's request `waiter` (with its own options) to `url`, adding `auth` as a header
     /// when present; answer with [`Outcome::Sent`].
-    Send { waiter: WaiterId, url: String, auth: Option<AuthHeader>, timeout_ms: u32 },
+    Send { waiter: WaiterId, url: String, auth: Option<Rc<AuthHeader>>, timeout_ms: u32 },
     /// Abort the send with this op id (its request timed out). No answer is expected.
     Abort,
 }

@@ -2,7 +2,9 @@
 //! platform's concurrency cap, one shared re-login and one replay when the server says the session
 //! expired, and a deadline over each request's whole life.
 
-use super::config::{origin_of, BodyValue, Config};
+use std::rc::Rc;
+
+use super::config::{origin_of, BodyValue, Config, RequestPolicy};
 use super::error::{PlatformFailure, SessionError};
 use super::machine::Core;
 use super::protocol::{Effect, Millis, OpId, Output, SessionEvent, WaiterId};
@@ -18,7 +20,8 @@ pub struct RequestSpec {
     pub timeout_ms: Option<f64>,
 }
 
-/// The header that carries the token. Its `Debug` is redacted through [`Token`].
+/// The header that carries the token. Its `Debug` is redacted through [`Token`]. One per session,
+/// shared (`Rc`) by every send that carries it; a driver may key a cache on its address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthHeader {
     pub name: String,
@@ -48,8 +51,7 @@ pub(crate) enum Stage {
 #[derive(Debug)]
 pub(crate) struct Request {
     pub(crate) waiter: WaiterId,
-    url: String,
-    trusted: bool,
+    target: Target,
     idempotent: bool,
     deadline: Millis,
     timeout_ms: u32,
@@ -58,37 +60,94 @@ pub(crate) struct Request {
     pub(crate) stage: Stage,
 }
 
-/// Joins `url` to `baseUrl` and says whether it may receive the token: an absolute URL when its
-/// origin, as [`origin_of`] spells it, is `baseUrl`'s or a trusted one; a relative one always, since
-/// it is appended to `baseUrl` after its authority and cannot leave it.
-fn resolve_url(config: &Config, url: &str) -> Result<(String, bool), SessionError> {
-    let bad = |reason: &str| SessionError::ConfigInvalid { option: "url".into(), reason: reason.into() };
-    if url.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(bad("must be a non-empty URL without spaces"));
-    }
-    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
-    if lower.starts_with("http://") || lower.starts_with("https://") {
-        if lower.starts_with("http://") && !config.allow_insecure_http {
-            return Err(bad("http:// is refused; use https:// or set allowInsecureHttp for local development"));
+/// Where a request goes: the page's URL, kept as given (no copy is made when it is checked).
+#[derive(Debug)]
+struct Target {
+    url: String,
+    /// Appended to `baseUrl` when sent.
+    relative: bool,
+    /// Whether it may receive the token: an absolute URL when its origin, as [`origin_of`] spells
+    /// it, is `baseUrl`'s or a trusted one; a relative one always, since it is appended to
+    /// `baseUrl` after its authority and cannot leave it.
+    trusted: bool,
+}
+
+impl Target {
+    /// Checks the page's `url` against the options.
+    fn new(config: &Config, url: String) -> Result<Target, SessionError> {
+        let bad = |reason: &str| SessionError::ConfigInvalid { option: "url".into(), reason: reason.into() };
+        if url.is_empty() || has_space_or_control(&url) {
+            return Err(bad("must be a non-empty URL without spaces"));
         }
-        let origin = origin_of(url)
-            .ok_or_else(|| bad("is not a valid absolute URL (no user information, no backslash before the path)"))?;
-        let trusted = origin == config.origin || config.requests.trusted_origins.contains(&origin);
-        return Ok((url.to_string(), trusted));
+        let (http, https) = (starts_with_ignore_case(&url, "http://"), starts_with_ignore_case(&url, "https://"));
+        if http || https {
+            if http && !config.allow_insecure_http {
+                return Err(bad("http:// is refused; use https:// or set allowInsecureHttp for local development"));
+            }
+            let origin = origin_of(&url).ok_or_else(|| {
+                bad("is not a valid absolute URL (no user information, no backslash before the path)")
+            })?;
+            let trusted = origin == config.origin || config.requests.trusted_origins.contains(&origin);
+            return Ok(Target { url, relative: false, trusted });
+        }
+        if matches!(url.as_bytes(), [b'/', b'/', ..])
+            || url.as_bytes().windows(3).any(|w| matches!(w, [b':', b'/', b'/']))
+        {
+            return Err(bad("must be an https:// URL or a path relative to baseUrl"));
+        }
+        Ok(Target { url, relative: true, trusted: true })
     }
-    if url.contains("://") || url.starts_with("//") {
-        return Err(bad("must be an https:// URL or a path relative to baseUrl"));
+
+    /// The URL to send to: a relative one joined to `base` in one exact allocation, no `format!`.
+    fn resolved(&self, base: &str) -> String {
+        if !self.relative {
+            return self.url.clone();
+        }
+        let mut joined = String::with_capacity(base.len() + 1 + self.url.len());
+        joined.push_str(base);
+        if !self.url.starts_with('/') {
+            joined.push('/');
+        }
+        joined.push_str(&self.url);
+        joined
     }
-    let joined =
-        if url.starts_with('/') { format!("{}{url}", config.base_url) } else { format!("{}/{url}", config.base_url) };
-    Ok((joined, true))
+}
+
+/// Whether `url` has whitespace or a control character anywhere (checked byte by byte when it is
+/// ASCII, as it nearly always is).
+fn has_space_or_control(url: &str) -> bool {
+    if url.is_ascii() {
+        url.bytes().any(|b| b <= b' ' || b == 0x7f)
+    } else {
+        url.chars().any(|c| c.is_whitespace() || c.is_control())
+    }
+}
+
+fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
+    text.len() >= prefix.len() && text.bytes().zip(prefix.bytes()).all(|(a, b)| a.eq_ignore_ascii_case(&b))
+}
+
+impl AuthHeader {
+    /// The header for `token` under `policy`: `Authorization: Bearer <token>` by default. Built
+    /// once per session and shared by all its sends.
+    pub(crate) fn for_token(policy: &RequestPolicy, token: &Token) -> Rc<AuthHeader> {
+        let (scheme, raw) = (policy.token_scheme.as_str(), token.expose());
+        let mut value = String::with_capacity(scheme.len() + 1 + raw.len());
+        if !scheme.is_empty() {
+            value.push_str(scheme);
+            value.push(' ');
+        }
+        value.push_str(raw);
+        Rc::new(AuthHeader { name: policy.token_header.clone(), value: Token::new(value) })
+    }
 }
 
 impl Core {
     /// A page's request. It waits for the login state (if its URL is trusted), then for a slot,
     /// then is sent; [`Output::Respond`] settles it. A malformed URL is refused at once.
     pub fn request(&mut self, now: Millis, spec: RequestSpec) -> Result<WaiterId, SessionError> {
-        let (url, trusted) = resolve_url(&self.config, &spec.url)?;
+        let target = Target::new(&self.config, spec.url)?;
+        let trusted = target.trusted;
         let timeout_ms = match spec.timeout_ms {
             None => self.config.timeout_ms,
             Some(t) if t.fract() == 0.0 && (1.0..=600_000.0).contains(&t) => t as u32,
@@ -99,13 +158,12 @@ impl Core {
                 })
             }
         };
-        let method = spec.method.to_ascii_uppercase();
+        let idempotent = ["GET", "HEAD", "OPTIONS"].iter().any(|m| spec.method.eq_ignore_ascii_case(m));
         let waiter = self.new_waiter();
         let request = Request {
             waiter,
-            url,
-            trusted,
-            idempotent: matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS"),
+            target,
+            idempotent,
             deadline: now + u64::from(timeout_ms),
             timeout_ms,
             replayed: false,
@@ -113,7 +171,9 @@ impl Core {
             stage: Stage::Queued,
         };
         self.requests.push(request);
-        if trusted {
+        // The warm path: with a valid session and nothing for the login to do, the request goes
+        // straight to the queue, as the login would have sent it there at once.
+        if trusted && !self.settles_at_once(now) {
             self.await_login(now, waiter);
         } else {
             self.enqueue(now, waiter);
@@ -156,30 +216,26 @@ impl Core {
         while self.in_flight() < self.config.requests.max_concurrent as usize {
             let Some(waiter) = self.queue.pop_front() else { break };
             let Some(index) = self.requests.iter().position(|r| r.waiter == waiter) else { continue };
-            let trusted = self.requests.get(index).is_some_and(|r| r.trusted);
-            let session = if trusted { self.session(now) } else { None };
-            if trusted && session.is_none() {
+            let trusted = self.requests.get(index).is_some_and(|r| r.target.trusted);
+            let auth = match self.valid_auth(now) {
+                Some((generation, header)) if trusted => Some((generation, Rc::clone(header))),
                 // The session went stale while this request queued: log in again first.
-                self.await_login(now, waiter);
-                continue;
-            }
-            let policy = &self.config.requests;
-            let auth = session.as_ref().map(|s| AuthHeader {
-                name: policy.token_header.clone(),
-                value: Token::new(if policy.token_scheme.is_empty() {
-                    s.token.expose().to_string()
-                } else {
-                    format!("{} {}", policy.token_scheme, s.token.expose())
-                }),
-            });
+                None if trusted => {
+                    self.await_login(now, waiter);
+                    continue;
+                }
+                _ => None,
+            };
             let Some(r) = self.requests.get_mut(index) else { continue };
             r.attempts += 1;
             // The deadline is creation time plus `timeout_ms`, so what remains fits a u32.
             let remaining = r.deadline.saturating_sub(now).max(1) as u32;
-            let effect = Effect::Send { waiter, url: r.url.clone(), auth, timeout_ms: remaining };
+            let generation = auth.as_ref().map(|(generation, _)| *generation);
+            let url = r.target.resolved(&self.config.base_url);
+            let effect = Effect::Send { waiter, url, auth: auth.map(|(_, header)| header), timeout_ms: remaining };
             let op = self.start_send(waiter, effect);
             if let Some(r) = self.requests.get_mut(index) {
-                r.stage = Stage::InFlight { op, generation: session.map(|s| s.generation) };
+                r.stage = Stage::InFlight { op, generation };
             }
         }
     }
@@ -199,7 +255,7 @@ impl Core {
             _ => return,
         };
         match result {
-            Ok(response) if request.trusted && self.config.requests.is_expired(&response) => {
+            Ok(response) if request.target.trusted && self.config.requests.is_expired(&response) => {
                 let replay = !request.replayed;
                 request.replayed = true;
                 if let Some(generation) = generation {
@@ -298,6 +354,10 @@ impl super::config::RequestPolicy {
 mod tests {
     use super::*;
     use crate::core::ConfigInput;
+
+    fn resolve_url(config: &Config, url: &str) -> Result<(String, bool), SessionError> {
+        Target::new(config, url.to_string()).map(|t| (t.resolved(&config.base_url), t.trusted))
+    }
 
     fn config() -> Config {
         ConfigInput {

@@ -265,7 +265,7 @@ fn pump(shared: &Shared) {
         match output {
             None => break,
             Some(Output::Effect { op, effect: Effect::Send { waiter, url, auth, timeout_ms } }) => {
-                send(shared, op, waiter, &url, auth.as_ref(), timeout_ms);
+                send(shared, op, waiter, &url, auth.as_deref(), timeout_ms);
             }
             Some(Output::Effect { op, effect: Effect::Abort }) => {
                 if let Some(task) = take_task(shared, op) {
