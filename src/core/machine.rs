@@ -1,15 +1,15 @@
-use std::collections::VecDeque;
 use std::rc::Rc;
 
 use super::backoff::Jitter;
 use super::config::Config;
 use super::error::{PlatformFailure, SessionError};
 use super::expiry;
+use super::outbox::Outbox;
 use super::pacing::LoginPace;
 use super::payload::Payload;
 use super::protocol::*;
 use super::reply::{decode_login_reply, LoginReply};
-use super::requests::{AuthHeader, Request};
+use super::requests::{AuthHeader, RequestSpec, Requests, SessionHeader, Shared, ToLogin};
 use super::stored::{self, StoredSession};
 use super::token::Token;
 
@@ -25,10 +25,14 @@ enum Purpose {
     Backoff,
     /// A login waiting for the pace of automatic logins to allow it; only a deadline.
     Paced,
-    /// A page's request on the wire; bounded by the request's own deadline.
-    Send(WaiterId),
-    /// A pause before a request's next attempt.
-    RequestBackoff(WaiterId),
+}
+
+/// Who waits for a login state: a page (settled with [`Output::Settle`]) or one of the requests
+/// (handed to [`Requests::login_settled`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    Page,
+    Request,
 }
 
 #[derive(Debug)]
@@ -85,13 +89,20 @@ enum Persist {
 }
 
 /// The login session of one client. See the module documentation for the driving protocol.
+///
+/// Two parts: the login machine (this file) and the request scheduler (`requests.rs`). The login
+/// machine drives the scheduler through its methods — the session its sends carry, the logins its
+/// requests waited for, the exchange's slot — and, after each input, does what the scheduler
+/// asked of it (`route`): join a login, leave one, drop a session the server rejected. Neither
+/// reaches into the other's state; both hand their outputs to one outbox, in the order they were
+/// decided.
 #[derive(Debug)]
 pub struct Core {
-    pub(crate) config: Config,
-    pub(crate) jitter: Jitter,
-    next_op: u32,
-    next_waiter: u32,
-    pub(crate) outputs: VecDeque<Output>,
+    config: Config,
+    jitter: Jitter,
+    /// Ids and outputs, shared with the request scheduler.
+    out: Outbox,
+    /// The login machine's operations; the scheduler keeps its own sends.
     pending: Vec<Pending>,
     store: StoreState,
     session: Option<Session>,
@@ -102,7 +113,7 @@ pub struct Core {
     /// Bounds how often the core logs in by itself.
     pace: LoginPace,
     /// Callers (pages and requests) of the current login that brought no payload.
-    waiters: Vec<WaiterId>,
+    waiters: Vec<(WaiterId, Caller)>,
     /// A caller without a payload asked for a new session ([`Core::forced`] covers payloads).
     force_requested: bool,
     /// The payload of the current login; `None` for a login without one.
@@ -114,9 +125,8 @@ pub struct Core {
     persist_next: Option<Persist>,
     /// Logouts waiting for their storage removal to finish.
     logouts: Vec<WaiterId>,
-    pub(crate) requests: Vec<Request>,
-    /// Requests waiting for a slot under the concurrency cap, in arrival order.
-    pub(crate) queue: VecDeque<WaiterId>,
+    /// The pages' requests: the other part of the core, reached only through its methods.
+    requests: Requests,
 }
 
 impl Core {
@@ -127,9 +137,7 @@ impl Core {
             session_checked: !config.check_session,
             config,
             jitter: Jitter::new(jitter_seed),
-            next_op: 0,
-            next_waiter: 0,
-            outputs: VecDeque::new(),
+            out: Outbox::default(),
             pending: Vec::new(),
             store: StoreState::Unread,
             session: None,
@@ -143,8 +151,7 @@ impl Core {
             persist_running: false,
             persist_next: None,
             logouts: Vec::new(),
-            requests: Vec::new(),
-            queue: VecDeque::new(),
+            requests: Requests::default(),
         }
     }
 
@@ -157,12 +164,13 @@ impl Core {
     /// when the current one is valid (joining a login already running counts), and is never
     /// paced: a login waiting for its turn ([`crate::core::pacing`]) starts at once.
     pub fn ensure_login(&mut self, now: Millis, force: bool) -> WaiterId {
-        let waiter = self.new_waiter();
+        let waiter = self.out.waiter();
         self.force_requested |= force;
-        self.join_login(now, waiter);
+        self.join(now, waiter, Caller::Page);
         if force {
             self.unpace(now);
         }
+        self.route(now);
         waiter
     }
 
@@ -174,7 +182,7 @@ impl Core {
     /// a login of their own. When no login is under way yet (storage being read, a
     /// `wx.checkSession`, a paced wait), this one takes over and the callers waiting join it.
     pub fn ensure_login_with(&mut self, now: Millis, payload: Payload) -> WaiterId {
-        let waiter = self.new_waiter();
+        let waiter = self.out.waiter();
         self.with_payload.push((waiter, payload.clone()));
         let under_way =
             self.pending.iter().any(|p| matches!(p.purpose, Purpose::Code | Purpose::Exchange | Purpose::Backoff));
@@ -182,6 +190,7 @@ impl Core {
             self.payload = Some(payload);
             self.advance(now);
             self.unpace(now);
+            self.route(now);
         }
         waiter
     }
@@ -199,63 +208,103 @@ impl Core {
         self.force_requested || self.payload.is_some()
     }
 
-    pub(crate) fn new_waiter(&mut self) -> WaiterId {
-        self.next_waiter = self.next_waiter.wrapping_add(1);
-        WaiterId(self.next_waiter)
+    /// A page's request. It waits for the login state (if its URL is trusted), then for a slot,
+    /// then is sent; [`Output::Respond`] settles it. A malformed URL is refused at once.
+    pub fn request(&mut self, now: Millis, spec: RequestSpec) -> Result<WaiterId, SessionError> {
+        // A request the login would settle at once skips it (the warm path).
+        let login_ready = self.settles_at_once(now);
+        let (requests, mut cx) = self.scheduler();
+        let waiter = requests.request(&mut cx, now, spec, login_ready)?;
+        self.route(now);
+        Ok(waiter)
+    }
+
+    /// The request scheduler, with what it borrows from the core.
+    fn scheduler(&mut self) -> (&mut Requests, Shared<'_>) {
+        (&mut self.requests, Shared { config: &self.config, jitter: &mut self.jitter, out: &mut self.out })
+    }
+
+    /// Does what the scheduler asked of the login machine, in order, until it asks nothing more.
+    fn route(&mut self, now: Millis) {
+        while let Some(note) = self.requests.poll_note() {
+            match note {
+                ToLogin::Join(waiter) => self.join(now, waiter, Caller::Request),
+                ToLogin::Leave(waiter) => self.waiters.retain(|(w, _)| *w != waiter),
+                ToLogin::Invalidate(generation) => self.invalidate(now, generation),
+            }
+        }
     }
 
     /// `waiter` wants the login state: served now if the session is valid, else by the login.
-    pub(crate) fn join_login(&mut self, now: Millis, waiter: WaiterId) {
-        self.waiters.push(waiter);
+    fn join(&mut self, now: Millis, waiter: WaiterId, caller: Caller) {
+        self.waiters.push((waiter, caller));
         self.advance(now);
-    }
-
-    pub(crate) fn forget_waiter(&mut self, waiter: WaiterId) {
-        self.waiters.retain(|w| *w != waiter);
     }
 
     /// Forgets the session in memory and in storage. Callers waiting for a login are rejected
     /// with `LOGGED_OUT`, and answers to the cancelled login are ignored when they arrive. The
     /// returned waiter gets [`Output::LoggedOut`] once storage is cleared.
     pub fn logout(&mut self, now: Millis) -> WaiterId {
-        self.reject_waiting_requests(&SessionError::LoggedOut);
-        self.pending.retain(|p| matches!(p.purpose, Purpose::Persist | Purpose::Send(_)));
+        let (requests, mut cx) = self.scheduler();
+        requests.reject_waiting(&mut cx, &SessionError::LoggedOut);
+        // The requests that waited for a login leave it before it is settled.
+        self.route(now);
+        // Everything but a storage write is cancelled; no request waits for the exchange's slot.
+        self.pending.retain(|p| p.purpose == Purpose::Persist);
+        self.requests.exchange_over();
         self.flight = Flight::Idle;
         self.force_requested = false;
         self.store = StoreState::Ready;
-        self.session = None;
+        self.set_session(None);
         self.session_checked = !self.config.check_session;
         self.settle_waiters(now, Err(SessionError::LoggedOut));
         self.persist(now, Persist::Remove);
-        self.outputs.push_back(Output::Event(SessionEvent::LoggedOut));
-        let waiter = self.new_waiter();
+        self.out.push(Output::Event(SessionEvent::LoggedOut));
+        let waiter = self.out.waiter();
         self.logouts.push(waiter);
+        self.route(now);
         waiter
     }
 
     /// The platform answered operation `op`. Unknown or already finished ids are ignored.
     pub fn handle(&mut self, now: Millis, op: OpId, outcome: Outcome) {
         if let Some(index) = self.pending.iter().position(|p| p.op == op) {
-            let pending = self.pending.swap_remove(index);
-            self.finish(now, op, pending.purpose, Answer::Outcome(outcome));
-            self.dispatch(now);
+            let purpose = self.pending.swap_remove(index).purpose;
+            self.finish(now, purpose, Answer::Outcome(outcome));
+            if purpose == Purpose::Exchange {
+                // Its slot goes to the requests only now, so that a request waiting for a slot
+                // is sent with the session the exchange may have brought.
+                self.requests.exchange_over();
+                let (requests, mut cx) = self.scheduler();
+                requests.dispatch(&mut cx, now);
+            }
+        } else {
+            let (requests, mut cx) = self.scheduler();
+            requests.handle_sent(&mut cx, now, op, outcome);
         }
+        self.route(now);
     }
 
     /// Time has reached `now`: operations past their deadline fail with `TIMEOUT`, and a backoff
     /// pause that has run out starts the next attempt.
     pub fn handle_timeout(&mut self, now: Millis) {
         while let Some(index) = self.pending.iter().position(|p| p.deadline.is_some_and(|d| d <= now)) {
-            let pending = self.pending.swap_remove(index);
-            self.finish(now, pending.op, pending.purpose, Answer::TimedOut);
+            let purpose = self.pending.swap_remove(index).purpose;
+            self.finish(now, purpose, Answer::TimedOut);
+            if purpose == Purpose::Exchange {
+                self.requests.exchange_over();
+            }
         }
-        self.expire_requests(now);
+        // Requests past their deadline are rejected before a freed slot is used.
+        let (requests, mut cx) = self.scheduler();
+        requests.handle_timeout(&mut cx, now);
+        self.route(now);
     }
 
     /// When [`Core::handle_timeout`] should next be called, if anything is waiting on time.
     pub fn poll_timeout(&self) -> Option<Millis> {
         let ops = self.pending.iter().filter_map(|p| p.deadline).min();
-        match (ops, self.next_request_deadline()) {
+        match (ops, self.requests.poll_timeout()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -263,7 +312,7 @@ impl Core {
 
     /// The next thing for the driver to do. Drain it after every input.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.outputs.pop_front()
+        self.out.pop()
     }
 
     /// The current session if it is valid at `now`.
@@ -297,14 +346,15 @@ impl Core {
         self.flight != Flight::Idle
     }
 
-    fn start(&mut self, purpose: Purpose, effect: Option<Effect>, deadline: Option<Millis>) -> OpId {
-        self.next_op = self.next_op.wrapping_add(1);
-        let op = OpId(self.next_op);
+    fn start(&mut self, purpose: Purpose, effect: Option<Effect>, deadline: Option<Millis>) {
+        let op = match effect {
+            Some(effect) => self.out.effect(effect),
+            None => self.out.op(),
+        };
         self.pending.push(Pending { op, purpose, deadline });
-        if let Some(effect) = effect {
-            self.outputs.push_back(Output::Effect { op, effect });
+        if purpose == Purpose::Exchange {
+            self.requests.exchange_started();
         }
-        op
     }
 
     /// Starts a platform call that must answer within `timeoutMs`.
@@ -313,44 +363,33 @@ impl Core {
         self.start(purpose, Some(effect), Some(deadline));
     }
 
-    /// Starts the send of request `waiter`; the request's own deadline bounds it.
-    pub(crate) fn start_send(&mut self, waiter: WaiterId, effect: Effect) -> OpId {
-        self.start(Purpose::Send(waiter), Some(effect), None)
-    }
-
-    pub(crate) fn start_request_backoff(&mut self, waiter: WaiterId, until: Millis) -> OpId {
-        self.start(Purpose::RequestBackoff(waiter), None, Some(until))
-    }
-
-    /// Forgets an operation: its answer, if one still comes, is stale.
-    pub(crate) fn cancel_op(&mut self, op: OpId) {
-        self.pending.retain(|p| p.op != op);
-    }
-
-    /// Platform requests on the wire: sends and the code exchange (WeChat caps them together).
-    pub(crate) fn in_flight(&self) -> usize {
-        self.pending.iter().filter(|p| matches!(p.purpose, Purpose::Exchange | Purpose::Send(_))).count()
-    }
-
-    /// The valid session's generation and header, for a send: no copy of the token is made.
-    pub(crate) fn valid_auth(&self, now: Millis) -> Option<(u32, &Rc<AuthHeader>)> {
-        self.session.as_ref().filter(|s| now < s.stale_at).map(|s| (s.generation, &s.auth))
-    }
-
     /// Whether a caller joining now would be settled at once with the valid session, and nothing
-    /// else would happen: [`Core::join_login`] then has nothing to do, so a request skips it.
-    pub(crate) fn settles_at_once(&self, now: Millis) -> bool {
+    /// else would happen: [`Core::join`] then has nothing to do, so a request skips it.
+    fn settles_at_once(&self, now: Millis) -> bool {
         self.waiters.is_empty() && self.ready_until(now).is_some()
     }
 
-    pub(crate) fn current_generation(&self) -> Option<u32> {
-        self.session.as_ref().map(|s| s.generation)
+    /// Replaces the session, and tells the scheduler which header its sends carry now.
+    fn set_session(&mut self, session: Option<Session>) {
+        match &session {
+            Some(s) => self.requests.session_ready(SessionHeader {
+                generation: s.generation,
+                header: Rc::clone(&s.auth),
+                stale_at: s.stale_at,
+            }),
+            None => self.requests.session_gone(),
+        }
+        self.session = session;
     }
 
-    /// Forgets the session in memory and in storage.
-    pub(crate) fn drop_session(&mut self, now: Millis) {
-        self.session = None;
-        self.persist(now, Persist::Remove);
+    /// The server rejected the token of `generation`: drop that session unless a newer one
+    /// replaced it already (a late 401 must never wipe a fresher token).
+    fn invalidate(&mut self, now: Millis, generation: u32) {
+        if self.session.as_ref().is_some_and(|s| s.generation == generation) {
+            self.set_session(None);
+            self.persist(now, Persist::Remove);
+            self.out.push(Output::Event(SessionEvent::Expired));
+        }
     }
 
     /// Moves waiting callers forward: load storage first, then serve them or start a login.
@@ -407,7 +446,7 @@ impl Core {
         self.start_bounded(now, Purpose::Code, Effect::RequestCode { timeout_ms });
     }
 
-    fn finish(&mut self, now: Millis, op: OpId, purpose: Purpose, answer: Answer) {
+    fn finish(&mut self, now: Millis, purpose: Purpose, answer: Answer) {
         use Answer::{Outcome as Got, TimedOut};
         match (purpose, answer) {
             (Purpose::ReadStore, answer) => {
@@ -426,13 +465,13 @@ impl Core {
                     _ => Some(format!("no answer within {} ms", self.config.timeout_ms)),
                 };
                 if let Some(message) = failure {
-                    self.outputs.push_back(Output::Event(SessionEvent::StorageFailed { message }));
+                    self.out.push(Output::Event(SessionEvent::StorageFailed { message }));
                 }
                 if let Some(next) = self.persist_next.take() {
                     self.persist(now, next);
                 } else {
                     for waiter in self.logouts.drain(..) {
-                        self.outputs.push_back(Output::LoggedOut { waiter });
+                        self.out.push(Output::LoggedOut { waiter });
                     }
                 }
             }
@@ -441,7 +480,7 @@ impl Core {
                 self.session_checked = true;
                 if !matches!(answer, Got(Outcome::SessionChecked(true))) {
                     // WeChat's session_key is gone: the server needs a fresh login to renew it.
-                    self.session = None;
+                    self.set_session(None);
                 }
                 self.advance(now);
             }
@@ -472,11 +511,6 @@ impl Core {
                 now,
                 SessionError::Timeout { during: "the login request", after_ms: self.config.timeout_ms },
             ),
-            (Purpose::Send(waiter), Got(Outcome::Sent(result))) => self.on_sent(now, waiter, op, result),
-            (Purpose::Send(waiter), _) => {
-                self.on_sent(now, waiter, op, Err(PlatformFailure::new("the platform gave no response")))
-            }
-            (Purpose::RequestBackoff(waiter), _) => self.request_backoff_over(now, waiter),
             (Purpose::Backoff, _) => {
                 if let Flight::LoggingIn { attempt } = self.flight {
                     self.flight = Flight::LoggingIn { attempt: attempt + 1 };
@@ -541,11 +575,17 @@ impl Core {
             reply: reply.clone(),
         };
         let auth = AuthHeader::for_token(&self.config.requests, &token);
-        self.session =
-            Some(Session { token, expires_at, stale_at, generation: self.generation, reply: reply.clone(), auth });
+        self.set_session(Some(Session {
+            token,
+            expires_at,
+            stale_at,
+            generation: self.generation,
+            reply: reply.clone(),
+            auth,
+        }));
         self.session_checked = true;
         self.flight = Flight::Idle;
-        self.outputs.push_back(Output::Event(SessionEvent::LoggedIn { expires_at_ms: expires_at, reply }));
+        self.out.push(Output::Event(SessionEvent::LoggedIn { expires_at_ms: expires_at, reply }));
         self.settle_waiters(now, Ok(view));
     }
 
@@ -571,14 +611,14 @@ impl Core {
                     return;
                 }
                 self.generation = self.generation.wrapping_add(1);
-                self.session = Some(Session {
+                self.set_session(Some(Session {
                     stale_at: expiry::stale_at(found.expires_at_ms, left, self.config.expiry_margin_ms),
                     expires_at: found.expires_at_ms,
                     auth: AuthHeader::for_token(&self.config.requests, &found.token),
                     token: found.token,
                     generation: self.generation,
                     reply: found.reply.filter(|_| keeps_reply).map(Rc::new),
-                });
+                }));
             }
             // Corrupt or foreign: never thrown at the page, just cleared.
             None => self.persist(now, Persist::Remove),
@@ -613,7 +653,7 @@ impl Core {
         self.with_payload.retain(|(waiter, theirs)| {
             let mine = everyone || payload.as_ref() == Some(theirs);
             if mine {
-                settled.push(*waiter);
+                settled.push((*waiter, Caller::Page));
             }
             !mine
         });
@@ -622,11 +662,13 @@ impl Core {
             self.force_requested = false;
         }
         self.payload = self.with_payload.first().map(|(_, payload)| payload.clone());
-        for waiter in settled {
-            if self.requests.iter().any(|r| r.waiter == waiter) {
-                self.login_settled_for_request(now, waiter, result.clone().map(drop));
-            } else {
-                self.outputs.push_back(Output::Settle { waiter, result: result.clone() });
+        for (waiter, caller) in settled {
+            match caller {
+                Caller::Page => self.out.push(Output::Settle { waiter, result: result.clone() }),
+                Caller::Request => {
+                    let (requests, mut cx) = self.scheduler();
+                    requests.login_settled(&mut cx, now, waiter, result.clone().map(drop));
+                }
             }
         }
         self.advance(now);

@@ -1,13 +1,24 @@
-//! Authenticated requests: the token attached to trusted origins only, a FIFO queue under the
+//! The request scheduler: the token attached to trusted origins only, a FIFO queue under the
 //! platform's concurrency cap, one shared re-login and one replay when the server says the session
-//! expired, and a deadline over each request's whole life.
+//! expired, a retry for GET/HEAD after a transport failure, and a deadline over each request's
+//! whole life.
+//!
+//! It knows nothing of how a login is made. The login machine ([`super::machine::Core`]) tells it
+//! what it needs through a few inputs — [`Requests::session_ready`] and [`Requests::session_gone`]
+//! (the session its sends carry), [`Requests::login_settled`] (a login a request waited for is
+//! over), [`Requests::exchange_started`]/[`Requests::exchange_over`] (the code exchange takes one of
+//! the platform's slots) and [`Requests::dispatch`] (send what the slots allow) — and drains what the scheduler needs from it with
+//! [`Requests::poll_note`]: join a login, leave it, drop a session the server rejected.
 
+use std::collections::VecDeque;
 use std::rc::Rc;
 
-use super::config::{origin_of, BodyValue, Config, RequestPolicy};
+use super::backoff::Jitter;
+use super::config::{BodyValue, Config, RequestPolicy};
 use super::error::{PlatformFailure, SessionError};
-use super::machine::Core;
-use super::protocol::{Effect, Millis, OpId, Output, SessionEvent, WaiterId};
+use super::outbox::Outbox;
+use super::protocol::{Effect, Millis, OpId, Outcome, Output, WaiterId};
+use super::target::Target;
 use super::token::Token;
 
 /// What the page asked for, as far as the core needs to know.
@@ -28,105 +39,6 @@ pub struct AuthHeader {
     pub value: Token,
 }
 
-/// The platform's response to a send, reduced to what decides expiry.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ResponseSummary {
-    pub status: u16,
-    /// The value at `expiredWhen.bodyField`, when the body has one.
-    pub body_code: Option<BodyValue>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Stage {
-    /// Waits for the login state (joined the login waiters).
-    AwaitingLogin,
-    /// Waits for a free slot under the concurrency cap.
-    Queued,
-    /// On the wire; `generation` names the session whose token it carries.
-    InFlight { op: OpId, generation: Option<u32> },
-    /// Pauses before another attempt after a transport failure (GET/HEAD only).
-    Backoff { op: OpId },
-}
-
-#[derive(Debug)]
-pub(crate) struct Request {
-    pub(crate) waiter: WaiterId,
-    target: Target,
-    idempotent: bool,
-    deadline: Millis,
-    timeout_ms: u32,
-    replayed: bool,
-    attempts: u32,
-    pub(crate) stage: Stage,
-}
-
-/// Where a request goes: the page's URL, kept as given (no copy is made when it is checked).
-#[derive(Debug)]
-struct Target {
-    url: String,
-    /// Appended to `baseUrl` when sent.
-    relative: bool,
-    /// Whether it may receive the token: an absolute URL when its origin, as [`origin_of`] spells
-    /// it, is `baseUrl`'s or a trusted one; a relative one always, since it is appended to
-    /// `baseUrl` after its authority and cannot leave it.
-    trusted: bool,
-}
-
-impl Target {
-    /// Checks the page's `url` against the options.
-    fn new(config: &Config, url: String) -> Result<Target, SessionError> {
-        let bad = |reason: &str| SessionError::ConfigInvalid { option: "url".into(), reason: reason.into() };
-        if url.is_empty() || has_space_or_control(&url) {
-            return Err(bad("must be a non-empty URL without spaces"));
-        }
-        let (http, https) = (starts_with_ignore_case(&url, "http://"), starts_with_ignore_case(&url, "https://"));
-        if http || https {
-            if http && !config.allow_insecure_http {
-                return Err(bad("http:// is refused; use https:// or set allowInsecureHttp for local development"));
-            }
-            let origin = origin_of(&url).ok_or_else(|| {
-                bad("is not a valid absolute URL (no user information, no backslash before the path)")
-            })?;
-            let trusted = origin == config.origin || config.requests.trusted_origins.contains(&origin);
-            return Ok(Target { url, relative: false, trusted });
-        }
-        if matches!(url.as_bytes(), [b'/', b'/', ..])
-            || url.as_bytes().windows(3).any(|w| matches!(w, [b':', b'/', b'/']))
-        {
-            return Err(bad("must be an https:// URL or a path relative to baseUrl"));
-        }
-        Ok(Target { url, relative: true, trusted: true })
-    }
-
-    /// The URL to send to: a relative one joined to `base` in one exact allocation, no `format!`.
-    fn resolved(&self, base: &str) -> String {
-        if !self.relative {
-            return self.url.clone();
-        }
-        let mut joined = String::with_capacity(base.len() + 1 + self.url.len());
-        joined.push_str(base);
-        if !self.url.starts_with('/') {
-            joined.push('/');
-        }
-        joined.push_str(&self.url);
-        joined
-    }
-}
-
-/// Whether `url` has whitespace or a control character anywhere (checked byte by byte when it is
-/// ASCII, as it nearly always is).
-fn has_space_or_control(url: &str) -> bool {
-    if url.is_ascii() {
-        url.bytes().any(|b| b <= b' ' || b == 0x7f)
-    } else {
-        url.chars().any(|c| c.is_whitespace() || c.is_control())
-    }
-}
-
-fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
-    text.len() >= prefix.len() && text.bytes().zip(prefix.bytes()).all(|(a, b)| a.eq_ignore_ascii_case(&b))
-}
-
 impl AuthHeader {
     /// The header for `token` under `policy`: `Authorization: Bearer <token>` by default. Built
     /// once per session and shared by all its sends.
@@ -142,14 +54,93 @@ impl AuthHeader {
     }
 }
 
-impl Core {
-    /// A page's request. It waits for the login state (if its URL is trusted), then for a slot,
-    /// then is sent; [`Output::Respond`] settles it. A malformed URL is refused at once.
-    pub fn request(&mut self, now: Millis, spec: RequestSpec) -> Result<WaiterId, SessionError> {
-        let target = Target::new(&self.config, spec.url)?;
-        let trusted = target.trusted;
+/// The platform's response to a send, reduced to what decides expiry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponseSummary {
+    pub status: u16,
+    /// The value at `expiredWhen.bodyField`, when the body has one.
+    pub body_code: Option<BodyValue>,
+}
+
+/// The login machine's session, as far as sends need it.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionHeader {
+    pub(crate) generation: u32,
+    pub(crate) header: Rc<AuthHeader>,
+    /// From this instant on the session must not be sent: a request waits for a new login.
+    pub(crate) stale_at: Millis,
+}
+
+/// What the scheduler needs from the login machine, in the order it needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ToLogin {
+    /// Request `WaiterId` waits for a login state: answer with [`Requests::login_settled`].
+    Join(WaiterId),
+    /// Request `WaiterId` is over while it waited: it no longer counts as a caller.
+    Leave(WaiterId),
+    /// The server rejected the token of this session generation.
+    Invalidate(u32),
+}
+
+/// What a call into the scheduler borrows from the core it runs in.
+pub(crate) struct Shared<'a> {
+    pub(crate) config: &'a Config,
+    pub(crate) jitter: &'a mut Jitter,
+    pub(crate) out: &'a mut Outbox,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Waits for the login state (the login machine was told to [`ToLogin::Join`]).
+    AwaitingLogin,
+    /// Waits for a free slot under the concurrency cap.
+    Queued,
+    /// On the wire as `op`; `generation` names the session whose token it carries.
+    InFlight { op: OpId, generation: Option<u32> },
+    /// Pauses until `until` before another attempt after a transport failure (GET/HEAD only).
+    Backoff { until: Millis },
+}
+
+#[derive(Debug)]
+struct Request {
+    waiter: WaiterId,
+    target: Target,
+    idempotent: bool,
+    deadline: Millis,
+    timeout_ms: u32,
+    replayed: bool,
+    attempts: u32,
+    stage: Stage,
+}
+
+/// The pages' requests of one client, from `auth.request()` to their answer.
+#[derive(Debug, Default)]
+pub(crate) struct Requests {
+    list: Vec<Request>,
+    /// Requests waiting for a slot under the concurrency cap, in arrival order.
+    queue: VecDeque<WaiterId>,
+    /// The login machine's current session, whether or not it is still fresh.
+    session: Option<SessionHeader>,
+    /// Whether the login's code exchange is on the wire (WeChat caps it with the requests).
+    exchange_on_wire: bool,
+    /// In the order they were decided; few at a time.
+    notes: Vec<ToLogin>,
+}
+
+impl Requests {
+    /// A page's request. It waits for the login state (if its URL is trusted and `login_ready`
+    /// says a login would not settle it at once), then for a slot, then is sent;
+    /// [`Output::Respond`] settles it. A malformed URL or timeout is refused at once.
+    pub(crate) fn request(
+        &mut self,
+        cx: &mut Shared<'_>,
+        now: Millis,
+        spec: RequestSpec,
+        login_ready: bool,
+    ) -> Result<WaiterId, SessionError> {
+        let target = Target::new(cx.config, spec.url)?;
         let timeout_ms = match spec.timeout_ms {
-            None => self.config.timeout_ms,
+            None => cx.config.timeout_ms,
             Some(t) if t.fract() == 0.0 && (1.0..=600_000.0).contains(&t) => t as u32,
             Some(_) => {
                 return Err(SessionError::ConfigInvalid {
@@ -159,8 +150,11 @@ impl Core {
             }
         };
         let idempotent = ["GET", "HEAD", "OPTIONS"].iter().any(|m| spec.method.eq_ignore_ascii_case(m));
-        let waiter = self.new_waiter();
-        let request = Request {
+        let waiter = cx.out.waiter();
+        // The warm path: with a valid session and nothing for the login to do, the request goes
+        // straight to the queue, as the login would have sent it there at once.
+        let stage = if target.trusted && !login_ready { Stage::AwaitingLogin } else { Stage::Queued };
+        self.list.push(Request {
             waiter,
             target,
             idempotent,
@@ -168,283 +162,321 @@ impl Core {
             timeout_ms,
             replayed: false,
             attempts: 0,
-            stage: Stage::Queued,
-        };
-        self.requests.push(request);
-        // The warm path: with a valid session and nothing for the login to do, the request goes
-        // straight to the queue, as the login would have sent it there at once.
-        if trusted && !self.settles_at_once(now) {
-            self.await_login(now, waiter);
+            stage,
+        });
+        if stage == Stage::AwaitingLogin {
+            self.notes.push(ToLogin::Join(waiter));
         } else {
-            self.enqueue(now, waiter);
+            self.queue.push_back(waiter);
+            self.dispatch(cx, now);
         }
         Ok(waiter)
     }
 
-    /// Request `waiter` waits for the login state (joining the login's waiters).
-    fn await_login(&mut self, now: Millis, waiter: WaiterId) {
-        if let Some(r) = self.requests.iter_mut().find(|r| r.waiter == waiter) {
-            r.stage = Stage::AwaitingLogin;
+    /// The platform answered `op`; answers to anything but a send on the wire are ignored.
+    pub(crate) fn handle_sent(&mut self, cx: &mut Shared<'_>, now: Millis, op: OpId, outcome: Outcome) {
+        let on_wire = |r: &Request| matches!(r.stage, Stage::InFlight { op: sent, .. } if sent == op);
+        let Some(request) = self.list.iter_mut().find(|r| on_wire(r)) else { return };
+        let Stage::InFlight { generation, .. } = request.stage else { return };
+        let (waiter, config) = (request.waiter, cx.config);
+        let result = match outcome {
+            Outcome::Sent(result) => result,
+            _ => Err(PlatformFailure::new("the platform gave no response")),
+        };
+        match result {
+            Ok(response) if request.target.trusted && config.requests.is_expired(&response) => {
+                let replay = !request.replayed;
+                request.replayed = true;
+                if replay {
+                    request.stage = Stage::AwaitingLogin;
+                }
+                if let Some(generation) = generation {
+                    self.invalidate(generation);
+                }
+                if replay {
+                    self.notes.push(ToLogin::Join(waiter));
+                } else {
+                    self.respond(cx, waiter, Err(SessionError::SessionExpired));
+                }
+            }
+            Ok(_) => self.respond(cx, waiter, Ok(op)),
+            Err(_) if request.idempotent && request.attempts < config.requests.max_idempotent_attempts => {
+                let delay = cx.jitter.delay_ms(&config.retry, request.attempts);
+                request.stage = Stage::Backoff { until: now + delay };
+            }
+            Err(failure) => self.respond(cx, waiter, Err(SessionError::Network { during: "the request", failure })),
         }
-        self.join_login(now, waiter);
+        self.dispatch(cx, now);
     }
 
-    /// Request `waiter` waits for a slot, behind those already waiting; sends what the cap allows.
-    fn enqueue(&mut self, now: Millis, waiter: WaiterId) {
-        if let Some(r) = self.requests.iter_mut().find(|r| r.waiter == waiter) {
-            r.stage = Stage::Queued;
-            self.queue.push_back(waiter);
+    /// Time has reached `now`: requests past their deadline reject `TIMEOUT` (one on the wire is
+    /// aborted), then those whose pause is over queue again.
+    pub(crate) fn handle_timeout(&mut self, cx: &mut Shared<'_>, now: Millis) {
+        while let Some(r) = self.list.iter().find(|r| r.deadline <= now) {
+            let (waiter, stage, after_ms) = (r.waiter, r.stage, r.timeout_ms);
+            if let Stage::InFlight { op, .. } = stage {
+                cx.out.push(Output::Effect { op, effect: Effect::Abort });
+            }
+            self.respond(cx, waiter, Err(SessionError::Timeout { during: "the request", after_ms }));
         }
-        self.dispatch(now);
+        for r in &mut self.list {
+            if matches!(r.stage, Stage::Backoff { until } if until <= now) {
+                r.stage = Stage::Queued;
+                self.queue.push_back(r.waiter);
+            }
+        }
+        self.dispatch(cx, now);
     }
 
-    /// The login this request waited for is settled.
-    pub(crate) fn login_settled_for_request(
+    /// The earliest request deadline or end of a pause.
+    pub(crate) fn poll_timeout(&self) -> Option<Millis> {
+        let pause = |r: &Request| match r.stage {
+            Stage::Backoff { until } => until,
+            _ => Millis::MAX,
+        };
+        self.list.iter().map(|r| r.deadline.min(pause(r))).min()
+    }
+
+    /// What the login machine must do next for the requests. Drain it after every call.
+    pub(crate) fn poll_note(&mut self) -> Option<ToLogin> {
+        (!self.notes.is_empty()).then(|| self.notes.remove(0))
+    }
+
+    /// The login machine has a session (a new one, or one read from storage).
+    pub(crate) fn session_ready(&mut self, session: SessionHeader) {
+        self.session = Some(session);
+    }
+
+    /// The login machine has no session any more.
+    pub(crate) fn session_gone(&mut self) {
+        self.session = None;
+    }
+
+    /// The login request `waiter` waited for is over: it is sent when a slot is free, or rejects.
+    pub(crate) fn login_settled(
         &mut self,
+        cx: &mut Shared<'_>,
         now: Millis,
         waiter: WaiterId,
         result: Result<(), SessionError>,
     ) {
-        match result {
-            Ok(()) => self.enqueue(now, waiter),
-            Err(error) => self.respond(waiter, Err(error)),
-        }
-    }
-
-    /// Sends queued requests while the concurrency cap allows.
-    pub(crate) fn dispatch(&mut self, now: Millis) {
-        while self.in_flight() < self.config.requests.max_concurrent as usize {
-            let Some(waiter) = self.queue.pop_front() else { break };
-            let Some(index) = self.requests.iter().position(|r| r.waiter == waiter) else { continue };
-            let trusted = self.requests.get(index).is_some_and(|r| r.target.trusted);
-            let auth = match self.valid_auth(now) {
-                Some((generation, header)) if trusted => Some((generation, Rc::clone(header))),
-                // The session went stale while this request queued: log in again first.
-                None if trusted => {
-                    self.await_login(now, waiter);
-                    continue;
-                }
-                _ => None,
-            };
-            let Some(r) = self.requests.get_mut(index) else { continue };
-            r.attempts += 1;
-            // The deadline is creation time plus `timeout_ms`, so what remains fits a u32.
-            let remaining = r.deadline.saturating_sub(now).max(1) as u32;
-            let generation = auth.as_ref().map(|(generation, _)| *generation);
-            let url = r.target.resolved(&self.config.base_url);
-            let effect = Effect::Send { waiter, url, auth: auth.map(|(_, header)| header), timeout_ms: remaining };
-            let op = self.start_send(waiter, effect);
-            if let Some(r) = self.requests.get_mut(index) {
-                r.stage = Stage::InFlight { op, generation };
-            }
-        }
-    }
-
-    /// The platform answered send `op` of request `waiter`.
-    pub(crate) fn on_sent(
-        &mut self,
-        now: Millis,
-        waiter: WaiterId,
-        op: OpId,
-        result: Result<ResponseSummary, PlatformFailure>,
-    ) {
-        let Some(index) = self.requests.iter().position(|r| r.waiter == waiter) else { return };
-        let Some(request) = self.requests.get_mut(index) else { return };
-        let generation = match request.stage {
-            Stage::InFlight { op: sent, generation } if sent == op => generation,
-            _ => return,
+        let Some(index) = self.list.iter().position(|r| r.waiter == waiter && r.stage == Stage::AwaitingLogin) else {
+            return;
         };
         match result {
-            Ok(response) if request.target.trusted && self.config.requests.is_expired(&response) => {
-                let replay = !request.replayed;
-                request.replayed = true;
-                if let Some(generation) = generation {
-                    self.invalidate(now, generation);
+            Ok(()) => {
+                if let Some(r) = self.list.get_mut(index) {
+                    r.stage = Stage::Queued;
+                    self.queue.push_back(waiter);
                 }
-                if replay {
-                    self.await_login(now, waiter);
-                } else {
-                    self.respond(waiter, Err(SessionError::SessionExpired));
-                }
+                self.dispatch(cx, now);
             }
-            Ok(_) => self.respond(waiter, Ok(op)),
-            Err(_) if request.idempotent && request.attempts < self.config.requests.max_idempotent_attempts => {
-                let attempts = request.attempts;
-                let delay = self.jitter.delay_ms(&self.config.retry, attempts);
-                let op = self.start_request_backoff(waiter, now + delay);
-                if let Some(r) = self.requests.get_mut(index) {
-                    r.stage = Stage::Backoff { op };
-                }
+            Err(error) => {
+                // The login has let go of it already: no `Leave`.
+                self.list.remove(index);
+                cx.out.push(Output::Respond { waiter, result: Err(error) });
             }
-            Err(failure) => self.respond(waiter, Err(SessionError::Network { during: "the request", failure })),
         }
-        self.dispatch(now);
-    }
-
-    /// A backoff pause of a request is over: queue it again.
-    pub(crate) fn request_backoff_over(&mut self, now: Millis, waiter: WaiterId) {
-        self.enqueue(now, waiter);
-    }
-
-    /// Requests past their deadline reject `TIMEOUT`; one on the wire is aborted.
-    pub(crate) fn expire_requests(&mut self, now: Millis) {
-        while let Some(index) = self.requests.iter().position(|r| r.deadline <= now) {
-            let Some(r) = self.requests.get(index) else { break };
-            let (waiter, stage, after_ms) = (r.waiter, r.stage, r.timeout_ms);
-            match stage {
-                Stage::InFlight { op, .. } => {
-                    self.cancel_op(op);
-                    self.outputs.push_back(Output::Effect { op, effect: Effect::Abort });
-                }
-                Stage::Backoff { op } => self.cancel_op(op),
-                Stage::AwaitingLogin | Stage::Queued => {}
-            }
-            self.respond(waiter, Err(SessionError::Timeout { during: "the request", after_ms }));
-        }
-        self.dispatch(now);
     }
 
     /// Rejects every request not on the wire (for `logout`); those on the wire finish, but will
     /// not log in again.
-    pub(crate) fn reject_waiting_requests(&mut self, error: &SessionError) {
-        let waiting: Vec<WaiterId> =
-            self.requests.iter().filter(|r| !matches!(r.stage, Stage::InFlight { .. })).map(|r| r.waiter).collect();
-        for r in self.requests.iter_mut() {
+    pub(crate) fn reject_waiting(&mut self, cx: &mut Shared<'_>, error: &SessionError) {
+        for r in &mut self.list {
             r.replayed = true;
         }
-        for waiter in waiting {
-            if let Some(Stage::Backoff { op }) = self.requests.iter().find(|r| r.waiter == waiter).map(|r| r.stage) {
-                self.cancel_op(op);
-            }
-            self.respond(waiter, Err(error.clone()));
+        while let Some(r) = self.list.iter().find(|r| !matches!(r.stage, Stage::InFlight { .. })) {
+            let waiter = r.waiter;
+            self.respond(cx, waiter, Err(error.clone()));
         }
     }
 
-    /// The earliest request deadline.
-    pub(crate) fn next_request_deadline(&self) -> Option<Millis> {
-        self.requests.iter().map(|r| r.deadline).min()
+    /// The login's code exchange went on the wire: one slot fewer for requests.
+    pub(crate) fn exchange_started(&mut self) {
+        self.exchange_on_wire = true;
+    }
+
+    /// The login's code exchange is off the wire (answered, timed out or cancelled). Its slot is
+    /// used by the next [`Requests::dispatch`].
+    pub(crate) fn exchange_over(&mut self) {
+        self.exchange_on_wire = false;
+    }
+
+    /// Platform requests on the wire: sends and the code exchange (WeChat caps them together).
+    fn on_wire(&self) -> usize {
+        self.list.iter().filter(|r| matches!(r.stage, Stage::InFlight { .. })).count()
+            + usize::from(self.exchange_on_wire)
+    }
+
+    /// Sends queued requests while the concurrency cap allows. Every input that can free a slot
+    /// ends with it; the login machine calls it when the exchange's slot is free.
+    pub(crate) fn dispatch(&mut self, cx: &mut Shared<'_>, now: Millis) {
+        while !self.queue.is_empty() && self.on_wire() < cx.config.requests.max_concurrent as usize {
+            let Some(waiter) = self.queue.pop_front() else { break };
+            let Some(r) = self.list.iter_mut().find(|r| r.waiter == waiter) else { continue };
+            let fresh = self.session.as_ref().filter(|s| now < s.stale_at);
+            let (generation, auth) = match fresh {
+                Some(s) if r.target.trusted => (Some(s.generation), Some(Rc::clone(&s.header))),
+                // The session went stale while this request queued: log in again first.
+                None if r.target.trusted => {
+                    r.stage = Stage::AwaitingLogin;
+                    self.notes.push(ToLogin::Join(waiter));
+                    continue;
+                }
+                _ => (None, None),
+            };
+            r.attempts += 1;
+            // The deadline is creation time plus `timeout_ms`, so what remains fits a u32.
+            let remaining = r.deadline.saturating_sub(now).max(1) as u32;
+            let url = r.target.resolved(&cx.config.base_url);
+            let op = cx.out.effect(Effect::Send { waiter, url, auth, timeout_ms: remaining });
+            r.stage = Stage::InFlight { op, generation };
+        }
     }
 
     /// Ends a request: removes it everywhere and tells the driver.
-    fn respond(&mut self, waiter: WaiterId, result: Result<OpId, SessionError>) {
-        self.requests.retain(|r| r.waiter != waiter);
-        self.queue.retain(|w| *w != waiter);
-        self.forget_waiter(waiter);
-        self.outputs.push_back(Output::Respond { waiter, result });
+    fn respond(&mut self, cx: &mut Shared<'_>, waiter: WaiterId, result: Result<OpId, SessionError>) {
+        let Some(index) = self.list.iter().position(|r| r.waiter == waiter) else { return };
+        match self.list.remove(index).stage {
+            Stage::Queued => self.queue.retain(|w| *w != waiter),
+            Stage::AwaitingLogin => self.notes.push(ToLogin::Leave(waiter)),
+            Stage::InFlight { .. } | Stage::Backoff { .. } => {}
+        }
+        cx.out.push(Output::Respond { waiter, result });
     }
 
-    /// The server rejected the token of `generation`: drop that session unless a newer one
-    /// replaced it already (a late 401 must never wipe a fresher token).
-    fn invalidate(&mut self, now: Millis, generation: u32) {
-        if self.current_generation() == Some(generation) {
-            self.drop_session(now);
-            self.outputs.push_back(Output::Event(SessionEvent::Expired));
+    /// The server rejected the token of `generation`: no send carries it any more, and the login
+    /// machine drops that session unless a newer one replaced it already (a late 401 must never
+    /// wipe a fresher token).
+    fn invalidate(&mut self, generation: u32) {
+        if self.session.as_ref().is_some_and(|s| s.generation == generation) {
+            self.session = None;
         }
+        self.notes.push(ToLogin::Invalidate(generation));
     }
 }
 
-impl super::config::RequestPolicy {
+impl RequestPolicy {
     fn is_expired(&self, response: &ResponseSummary) -> bool {
         self.expired_statuses.contains(&response.status)
             || response.body_code.as_ref().is_some_and(|code| self.expired_body_values.iter().any(|v| v.matches(code)))
     }
 }
 
+/// The scheduler on its own: the login machine is played by the test, through the same narrow
+/// interface the core uses.
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::core::ConfigInput;
 
-    fn resolve_url(config: &Config, url: &str) -> Result<(String, bool), SessionError> {
-        Target::new(config, url.to_string()).map(|t| (t.resolved(&config.base_url), t.trusted))
+    const T0: Millis = 1_800_000_000_000;
+
+    struct Alone {
+        config: Config,
+        jitter: Jitter,
+        out: Outbox,
+        requests: Requests,
     }
 
-    fn config() -> Config {
-        ConfigInput {
-            base_url: Some("https://api.example.com/v1".into()),
-            trusted_origins: Some(vec!["https://files.example.com".into()]),
-            ..Default::default()
+    impl Alone {
+        fn new() -> Self {
+            let input = ConfigInput { base_url: Some("https://api.example.com".into()), ..Default::default() };
+            let config = input.validate().unwrap();
+            Alone { config, jitter: Jitter::new(1), out: Outbox::default(), requests: Requests::default() }
         }
-        .validate()
-        .unwrap()
+
+        fn run<R>(&mut self, call: impl FnOnce(&mut Requests, &mut Shared<'_>) -> R) -> R {
+            let mut cx = Shared { config: &self.config, jitter: &mut self.jitter, out: &mut self.out };
+            call(&mut self.requests, &mut cx)
+        }
+
+        fn request(&mut self, url: &str, login_ready: bool) -> WaiterId {
+            let spec = RequestSpec { url: url.into(), method: "GET".into(), timeout_ms: None };
+            self.run(|r, cx| r.request(cx, T0, spec, login_ready)).unwrap()
+        }
+
+        fn session(&mut self, generation: u32, token: &str) {
+            let header = AuthHeader::for_token(&self.config.requests, &Token::new(token.into()));
+            self.requests.session_ready(SessionHeader { generation, header, stale_at: T0 + 60_000 });
+        }
+
+        fn outputs(&mut self) -> Vec<Output> {
+            std::iter::from_fn(|| self.out.pop()).collect()
+        }
+
+        fn notes(&mut self) -> Vec<ToLogin> {
+            std::iter::from_fn(|| self.requests.poll_note()).collect()
+        }
     }
 
-    #[test]
-    fn urls_join_the_base_and_only_trusted_origins_get_the_token() {
-        let c = config();
-        assert_eq!(resolve_url(&c, "/me").unwrap(), ("https://api.example.com/v1/me".into(), true));
-        assert_eq!(resolve_url(&c, "me").unwrap(), ("https://api.example.com/v1/me".into(), true));
-        assert!(resolve_url(&c, "https://API.example.com/other").unwrap().1);
-        assert!(resolve_url(&c, "https://files.example.com/a.png").unwrap().1);
-        assert!(!resolve_url(&c, "https://evil.example.net/steal").unwrap().1);
-        assert!(!resolve_url(&c, "https://api.example.com.evil.net/").unwrap().1);
-        for bad in ["", "http://api.example.com/x", "//evil.net/x", "ftp://x/y", "/a b"] {
-            assert!(resolve_url(&c, bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn an_explicit_default_port_names_the_same_origin() {
-        let c = config();
-        for url in ["https://api.example.com:443/x", "https://API.EXAMPLE.COM:443", "https://files.example.com:443/a"] {
-            assert_eq!(resolve_url(&c, url).unwrap(), (url.to_string(), true), "{url}");
-        }
-        for url in ["https://api.example.com:8443/x", "https://api.example.com:80/x", "https://files.example.com:444/"]
-        {
-            assert!(!resolve_url(&c, url).unwrap().1, "{url}");
-        }
-        let c = ConfigInput {
-            base_url: Some("http://127.0.0.1:80/v1".into()),
-            allow_insecure_http: Some(true),
-            trusted_origins: Some(vec!["https://files.example.com:443".into(), "http://cdn.example.com:80".into()]),
-            ..Default::default()
-        }
-        .validate()
-        .unwrap();
-        assert_eq!(c.origin, "http://127.0.0.1");
-        assert_eq!(c.requests.trusted_origins, ["https://files.example.com", "http://cdn.example.com"]);
-        for url in
-            ["http://127.0.0.1/x", "http://127.0.0.1:80/x", "https://files.example.com/a", "http://cdn.example.com/"]
-        {
-            assert!(resolve_url(&c, url).unwrap().1, "{url}");
-        }
-        for url in ["https://127.0.0.1/x", "http://127.0.0.1:8080/x", "http://files.example.com/a"] {
-            assert!(!resolve_url(&c, url).unwrap().1, "{url}");
-        }
-        assert_eq!(resolve_url(&c, "/me").unwrap(), ("http://127.0.0.1:80/v1/me".into(), true));
+    fn sent(outputs: &[Output]) -> Vec<(OpId, WaiterId, Option<String>)> {
+        let header = |auth: &Option<Rc<AuthHeader>>| auth.as_ref().map(|a| a.value.expose().to_string());
+        outputs
+            .iter()
+            .filter_map(|o| match o {
+                Output::Effect { op, effect: Effect::Send { waiter, auth, .. } } => Some((*op, *waiter, header(auth))),
+                _ => None,
+            })
+            .collect()
     }
 
     #[test]
-    fn tricks_never_send_the_token_to_another_host() {
-        let c = config();
-        for url in [
-            "https://api.example.com@evil.com/x",
-            "https://api.example.com:443@evil.com/x",
-            "https://evil.com\\@api.example.com/x",
-            "https://api.example.com\\.evil.com/x",
-            "https://api.example.com\\@evil.com",
-            "https://api.example.com:443.evil.com/",
-            "https://api.example.com:evil/",
-            "https://api.example.com:99999/",
-        ] {
-            assert!(resolve_url(&c, url).is_err(), "{url}");
-        }
-        for url in [
-            "https://api.example.com.evil.com/",
-            "https://evil.com/https://api.example.com/",
-            "https://evil.com?@api.example.com",
-            "https://evil.com#@api.example.com",
-            "HTTPS://EVIL.COM/",
-            "https://api.example.com%2eevil.com/",
-            "https://xn--pi-6kc.example.com/",
-        ] {
-            assert!(!resolve_url(&c, url).unwrap().1, "{url}");
-        }
-        // Relative references stay under baseUrl, whatever they contain.
-        for url in ["\\\\evil.com/x", "/\\evil.com", "@evil.com", "https:\\\\evil.com", ":443@evil.com"] {
-            let (resolved, trusted) = resolve_url(&c, url).unwrap();
-            assert!(trusted && resolved.starts_with("https://api.example.com/v1/"), "{url} -> {resolved}");
-        }
-        assert!(resolve_url(&c, "//evil.com").is_err());
+    fn a_request_asks_to_join_the_login_and_is_sent_with_its_session_once_settled() {
+        let mut alone = Alone::new();
+        let w = alone.request("/me", false);
+        assert_eq!(alone.notes(), [ToLogin::Join(w)]);
+        assert!(alone.outputs().is_empty(), "nothing is sent before the login settles");
+        alone.session(1, "t1");
+        alone.run(|r, cx| r.login_settled(cx, T0, w, Ok(())));
+        let sends = sent(&alone.outputs());
+        assert_eq!(sends.iter().map(|s| (s.1, s.2.as_deref())).collect::<Vec<_>>(), [(w, Some("Bearer t1"))]);
+        alone.run(|r, cx| {
+            r.handle_sent(cx, T0, sends[0].0, Outcome::Sent(Ok(ResponseSummary { status: 200, body_code: None })))
+        });
+        assert_eq!(alone.outputs(), [Output::Respond { waiter: w, result: Ok(sends[0].0) }]);
+        assert!(alone.notes().is_empty() && alone.requests.poll_timeout().is_none());
+    }
+
+    #[test]
+    fn an_expired_session_is_dropped_invalidated_and_replayed_once_through_the_login() {
+        let mut alone = Alone::new();
+        alone.session(1, "t1");
+        let w = alone.request("/me", true);
+        let op = sent(&alone.outputs())[0].0;
+        let expired = || Outcome::Sent(Ok(ResponseSummary { status: 401, body_code: None }));
+        alone.run(|r, cx| r.handle_sent(cx, T0, op, expired()));
+        assert_eq!(alone.notes(), [ToLogin::Invalidate(1), ToLogin::Join(w)]);
+        // A request made meanwhile does not go out with the rejected token either.
+        let other = alone.request("/other", true);
+        alone.run(|r, cx| r.dispatch(cx, T0));
+        assert!(sent(&alone.outputs()).is_empty());
+        assert_eq!(alone.notes(), [ToLogin::Join(other)]);
+        alone.session(2, "t2");
+        alone.run(|r, cx| r.login_settled(cx, T0, w, Ok(())));
+        let replay = sent(&alone.outputs());
+        assert_eq!(replay[0].2.as_deref(), Some("Bearer t2"));
+        alone.run(|r, cx| r.handle_sent(cx, T0, replay[0].0, expired()));
+        assert_eq!(alone.outputs(), [Output::Respond { waiter: w, result: Err(SessionError::SessionExpired) }]);
+        assert_eq!(alone.notes(), [ToLogin::Invalidate(2)], "one replay, never a loop");
+    }
+
+    #[test]
+    fn the_exchange_takes_a_slot_and_a_request_that_times_out_while_waiting_leaves_the_login() {
+        let mut alone = Alone::new();
+        alone.session(1, "t1");
+        alone.requests.exchange_started();
+        let queued: Vec<_> = (0..10).map(|_| alone.request("/me", true)).collect();
+        assert_eq!(sent(&alone.outputs()).len(), 9, "ten slots, one of them the exchange's");
+        alone.requests.exchange_over();
+        alone.run(|r, cx| r.dispatch(cx, T0));
+        assert_eq!(sent(&alone.outputs()).iter().map(|s| s.1).collect::<Vec<_>>(), [queued[9]]);
+        let waiting = alone.request("/me", false);
+        assert_eq!(alone.notes(), [ToLogin::Join(waiting)]);
+        let deadline = alone.requests.poll_timeout().unwrap();
+        alone.run(|r, cx| r.handle_timeout(cx, deadline));
+        assert_eq!(alone.notes(), [ToLogin::Leave(waiting)]);
+        let timeouts = alone.outputs().iter().filter(|o| matches!(o, Output::Respond { result: Err(_), .. })).count();
+        assert_eq!(timeouts, 11);
     }
 }
