@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::core::config::{EXPIRED_WHEN_KEYS, OPTION_NAMES};
-use crate::core::{AuthHeader, BodyValue, ConfigInput, RequestSpec, SessionError, SessionEvent, SessionView};
+use crate::core::{BodyValue, ConfigInput, RequestSpec, SessionError, SessionEvent, SessionView};
 
 thread_local! {
     /// The JavaScript strings of the property names used here, made once each: decoding a name
@@ -22,7 +22,8 @@ fn with_name<R>(key: &'static str, use_name: impl FnOnce(&JsValue) -> R) -> R {
         // `use_name` may run a page's getter that calls back into the client and so here: the
         // inner call, finding the cache borrowed, makes its name afresh instead of panicking.
         let Ok(mut names) = names.try_borrow_mut() else { return use_name(&JsValue::from_str(key)) };
-        let index = match names.iter().position(|(name, _)| std::ptr::eq(*name, key)) {
+        // From the end: the names of the request path come after the many read once by createClient.
+        let index = match names.iter().rposition(|(name, _)| std::ptr::eq(*name, key)) {
             Some(index) => index,
             None => {
                 names.push((key, JsValue::from_str(key)));
@@ -270,8 +271,8 @@ pub fn field(target: &JsValue, key: &'static str) -> JsValue {
     get(target, key)
 }
 
-pub fn set_field(target: &Object, key: &'static str, value: &JsValue) {
-    set(target, key, value.clone());
+pub fn set_field(target: &Object, key: &'static str, value: JsValue) {
+    set(target, key, value);
 }
 
 /// The text of a response body (stringified if a platform parsed it although we asked for text),
@@ -300,23 +301,27 @@ pub fn read_request(options: &JsValue) -> Result<RequestSpec, SessionError> {
     Ok(RequestSpec { url, method, timeout_ms })
 }
 
-/// The page's options for one send: a copy with the resolved URL, the token header merged over the
-/// page's headers, and the remaining time as `timeout`.
-pub fn send_options(options: &JsValue, url: &str, auth: Option<&AuthHeader>, timeout_ms: u32) -> Object {
+/// The page's options for one send: a copy with the resolved URL, the token header (its name, and
+/// the JavaScript strings of its name and value) merged over the page's headers, and the remaining
+/// time as `timeout`.
+pub fn send_options(options: &JsValue, url: &str, auth: Option<(&str, &JsValue, &JsValue)>, timeout_ms: u32) -> Object {
     let copy = copy_of(options);
     set(&copy, "url", url.into());
     set(&copy, "timeout", timeout_ms.into());
     let header = get(options, "header");
-    let merged = if header.is_object() { copy_of(&header) } else { Object::new() };
-    if let Some(auth) = auth {
+    let page_headers = header.is_object();
+    let merged = if page_headers { copy_of(&header) } else { Object::new() };
+    if let Some((name, name_js, value_js)) = auth {
         // The SDK's header replaces the page's in any letter case: HTTP names are case-blind, and
         // two of them would send the page's stale token beside ours.
-        for key in Object::keys(&merged).iter() {
-            if key.as_string().is_some_and(|k| k.eq_ignore_ascii_case(&auth.name)) {
-                let _ = Reflect::delete_property(&merged, &key);
+        if page_headers {
+            for key in Object::keys(&merged).iter() {
+                if key.as_string().is_some_and(|k| k.eq_ignore_ascii_case(name)) {
+                    let _ = Reflect::delete_property(&merged, &key);
+                }
             }
         }
-        set_value(&merged, &JsValue::from_str(&auth.name), &auth.value.expose().into());
+        set_value(&merged, name_js, value_js);
     }
     set(&copy, "header", merged.into());
     copy

@@ -18,7 +18,7 @@ use std::rc::{Rc, Weak};
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 
-use crate::core::{Core, Effect, Millis, OpId, Outcome, Output, Payload, ResponseSummary, WaiterId};
+use crate::core::{AuthHeader, Core, Effect, Millis, OpId, Outcome, Output, Payload, ResponseSummary, WaiterId};
 use platform::Awaiting;
 
 #[wasm_bindgen]
@@ -27,6 +27,12 @@ extern "C" {
     fn set_timeout(handler: &Function, ms: f64) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = clearTimeout)]
     fn clear_timeout(handle: &JsValue) -> Result<JsValue, JsValue>;
+    /// A function whose `bind` is given a number (a client id, 0/1 for failure/success, an op id):
+    /// no JsValue is made for it.
+    #[wasm_bindgen(extends = Function)]
+    type Bindable;
+    #[wasm_bindgen(method, js_name = bind)]
+    fn bind_number(this: &Bindable, context: &JsValue, number: u32) -> Function;
 }
 
 fn now() -> Millis {
@@ -36,7 +42,8 @@ fn now() -> Millis {
 struct Driver {
     id: u32,
     core: Core,
-    platform: JsValue,
+    /// Shared (`Rc`) so that a call can take it out of the driver without a JS-side copy.
+    platform: Rc<JsValue>,
     /// Promise callbacks of callers waiting for a login state.
     waiters: Vec<(WaiterId, Function, Function)>,
     /// Receives `onChange` events; the shim fans them out to the page's listeners.
@@ -45,11 +52,17 @@ struct Driver {
     timer: Option<(Millis, JsValue)>,
     /// This client's timer callback (the shared tick bound to its id), made once.
     tick: Function,
+    /// The shared answer callback bound to this client and to success / failure, made once: a
+    /// platform call binds only its op id to them.
+    answer: Rc<(Function, Function)>,
+    /// The JavaScript strings of the token header last sent (name, value), kept with the core's
+    /// header they were made from: every send of a session reuses them.
+    header: Option<(Rc<AuthHeader>, Rc<HeaderStrings>)>,
     /// Platform calls whose answer has not come yet, and what each answers; a second answer to
     /// the same op is ignored.
     awaiting: Vec<(OpId, Awaiting)>,
     /// Pages' requests: the platform method (`request`, `uploadFile`, `downloadFile`) and options.
-    requests: Vec<(WaiterId, &'static str, JsValue)>,
+    requests: Vec<(WaiterId, &'static str, Rc<JsValue>)>,
     /// Request tasks on the wire, for aborting them.
     tasks: Vec<(OpId, JsValue)>,
     /// The platform response being handed to the core, for the `Respond` it may cause.
@@ -73,10 +86,13 @@ impl Drop for Driver {
 
 type Shared = Rc<RefCell<Driver>>;
 
+/// A token header's name and value as JavaScript strings.
+type HeaderStrings = (JsValue, JsValue);
+
 /// The callbacks every platform call and timer answers through, made once per wasm instance.
 struct Callbacks {
-    /// `answer(client, op, ok, response)`.
-    answer: Closure<dyn Fn(u32, u32, bool, JsValue)>,
+    /// `answer(client, ok, op, response)`, `ok` being 1 for success and 0 for failure.
+    answer: Closure<dyn Fn(u32, u32, u32, JsValue)>,
     /// `tick(client)`.
     tick: Closure<dyn Fn(u32)>,
 }
@@ -86,9 +102,9 @@ thread_local! {
     static CLIENTS: RefCell<Vec<(u32, Weak<RefCell<Driver>>)>> = const { RefCell::new(Vec::new()) };
     static NEXT_CLIENT: Cell<u32> = const { Cell::new(1) };
     static CALLBACKS: Callbacks = Callbacks {
-        answer: Closure::new(|client: u32, op: u32, ok: bool, response: JsValue| {
+        answer: Closure::new(|client: u32, ok: u32, op: u32, response: JsValue| {
             if let Some(shared) = find_client(client) {
-                on_answer(&shared, OpId(op), ok, response);
+                on_answer(&shared, OpId(op), ok == 1, response);
             }
         }),
         tick: Closure::new(|client: u32| {
@@ -128,16 +144,21 @@ impl Client {
         let config =
             interop::read_config(&options).and_then(|input| input.validate()).map_err(|e| interop::error_to_js(&e))?;
         let id = NEXT_CLIENT.with(|next| next.replace(next.get().wrapping_add(1)));
-        let tick = CALLBACKS
-            .with(|c| c.tick.as_ref().unchecked_ref::<Function>().bind1(&JsValue::NULL, &id.into()).unchecked_into());
+        let (tick, answer) = CALLBACKS.with(|c| {
+            let tick = bind(c.tick.as_ref(), id);
+            let answer = bind(c.answer.as_ref(), id);
+            (tick, Rc::new((bind(&answer, 1), bind(&answer, 0))))
+        });
         let driver = Driver {
             id,
             core: Core::new(config, jitter_seed),
-            platform,
+            platform: Rc::new(platform),
             waiters: Vec::new(),
             listener,
             timer: None,
             tick,
+            answer,
+            header: None,
             awaiting: Vec::new(),
             requests: Vec::new(),
             tasks: Vec::new(),
@@ -211,7 +232,7 @@ impl Client {
         match started {
             Ok(waiter) => {
                 // Recorded before the core's effects are performed: the send looks its options up.
-                self.shared.borrow_mut().requests.push((waiter, kind, options));
+                self.shared.borrow_mut().requests.push((waiter, kind, Rc::new(options)));
                 self.promise_for(waiter)
             }
             Err(error) => Promise::reject(&interop::error_to_js(&error)),
@@ -246,15 +267,29 @@ fn take_task(shared: &Shared, op: OpId) -> Option<JsValue> {
     take(&mut shared.borrow_mut().tasks, |(o, _)| *o == op).map(|(_, task)| task)
 }
 
-/// `success`/`fail` for platform call `op`: the shared answer callback bound to this client.
+/// `function.bind(null, number)`.
+fn bind(function: &JsValue, number: u32) -> Function {
+    function.unchecked_ref::<Bindable>().bind_number(&JsValue::NULL, number)
+}
+
+/// `success`/`fail` for platform call `op`: this client's answer callbacks bound to `op`.
 fn answer_callbacks(shared: &Shared, op: OpId) -> (Function, Function) {
-    let client = JsValue::from(shared.borrow().id);
-    let op = JsValue::from(op.0);
-    CALLBACKS.with(|c| {
-        let answer: &Function = c.answer.as_ref().unchecked_ref();
-        let bound = |ok: &JsValue| -> Function { answer.bind3(&JsValue::NULL, &client, &op, ok).unchecked_into() };
-        (bound(&JsValue::TRUE), bound(&JsValue::FALSE))
-    })
+    let answer = Rc::clone(&shared.borrow().answer);
+    (bind(&answer.0, op.0), bind(&answer.1, op.0))
+}
+
+/// The JavaScript strings of `auth`'s name and value: made once per session (per header the core
+/// builds), not once per send.
+fn header_strings(shared: &Shared, auth: &Rc<AuthHeader>) -> Rc<HeaderStrings> {
+    let mut driver = shared.borrow_mut();
+    if let Some((made_from, strings)) = &driver.header {
+        if Rc::ptr_eq(made_from, auth) {
+            return Rc::clone(strings);
+        }
+    }
+    let strings = Rc::new((JsValue::from_str(&auth.name), JsValue::from_str(auth.value.expose())));
+    driver.header = Some((Rc::clone(auth), Rc::clone(&strings)));
+    strings
 }
 
 /// Drains the core's outputs, performing each with no borrow held (a listener or a settled
@@ -265,7 +300,7 @@ fn pump(shared: &Shared) {
         match output {
             None => break,
             Some(Output::Effect { op, effect: Effect::Send { waiter, url, auth, timeout_ms } }) => {
-                send(shared, op, waiter, &url, auth.as_deref(), timeout_ms);
+                send(shared, op, waiter, &url, auth.as_ref(), timeout_ms);
             }
             Some(Output::Effect { op, effect: Effect::Abort }) => {
                 if let Some(task) = take_task(shared, op) {
@@ -274,18 +309,19 @@ fn pump(shared: &Shared) {
             }
             Some(Output::Effect { op, effect }) => {
                 let (success, fail) = answer_callbacks(shared, op);
-                let platform = shared.borrow().platform.clone();
+                let platform = Rc::clone(&shared.borrow().platform);
                 let (awaiting, method, options) = platform::prepare(effect);
                 shared.borrow_mut().awaiting.push((op, awaiting));
                 // May answer synchronously: the answer finds `op` awaited and no borrow held.
-                platform::call_with(&platform, method, &options, &success, &fail);
+                platform::call_with(&platform, method, &options, success, &fail);
             }
             Some(Output::Respond { waiter, result }) => {
                 let response = {
                     let mut driver = shared.borrow_mut();
                     driver.requests.retain(|(w, _, _)| *w != waiter);
                     match (&result, &driver.answering) {
-                        (Ok(op), Some((answered, response))) if op == answered => Some(response.clone()),
+                        // Taken, not copied: the answer being handled settles this one request.
+                        (Ok(op), Some((answered, _))) if op == answered => driver.answering.take().map(|(_, r)| r),
                         _ => None,
                     }
                 };
@@ -309,7 +345,7 @@ fn pump(shared: &Shared) {
             }
             Some(Output::LoggedOut { waiter }) => {
                 if let Some((_, resolve, _)) = take_waiter(shared, waiter) {
-                    let _ = resolve.call0(&JsValue::UNDEFINED);
+                    let _ = resolve.call1(&JsValue::UNDEFINED, &JsValue::UNDEFINED);
                 }
             }
             Some(Output::Event(event)) => {
@@ -323,27 +359,22 @@ fn pump(shared: &Shared) {
 }
 
 /// Sends a page's request: its own options, the resolved URL and the token header.
-fn send(
-    shared: &Shared,
-    op: OpId,
-    waiter: WaiterId,
-    url: &str,
-    auth: Option<&crate::core::AuthHeader>,
-    timeout_ms: u32,
-) {
+fn send(shared: &Shared, op: OpId, waiter: WaiterId, url: &str, auth: Option<&Rc<AuthHeader>>, timeout_ms: u32) {
     let (success, fail) = answer_callbacks(shared, op);
+    let header = auth.map(|auth| (auth.name.as_str(), header_strings(shared, auth)));
     let (platform, kind, options) = {
         let mut driver = shared.borrow_mut();
         let found =
-            driver.requests.iter().find(|(w, _, _)| *w == waiter).map(|(_, kind, options)| (*kind, options.clone()));
+            driver.requests.iter().find(|(w, _, _)| *w == waiter).map(|(_, kind, options)| (*kind, Rc::clone(options)));
         let Some((kind, options)) = found else { return };
         driver.awaiting.push((op, Awaiting::Send(kind)));
         // A placeholder until the platform returns its task: it may answer before it returns.
         driver.tasks.push((op, JsValue::UNDEFINED));
-        (driver.platform.clone(), kind, options)
+        (Rc::clone(&driver.platform), kind, options)
     };
-    let options = interop::send_options(&options, url, auth, timeout_ms);
-    let task = platform::call_with(&platform, kind, &options, &success, &fail);
+    let header = header.as_ref().map(|(name, strings)| (*name, &strings.0, &strings.1));
+    let options = interop::send_options(&options, url, header, timeout_ms);
+    let task = platform::call_with(&platform, kind, &options, success, &fail);
     let mut driver = shared.borrow_mut();
     if let Some(entry) = driver.tasks.iter_mut().find(|(o, _)| *o == op) {
         entry.1 = task;
