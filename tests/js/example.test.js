@@ -68,21 +68,28 @@ test('the TypeScript page type-checks against index.d.ts and miniprogram-api-typ
   execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit', '-p', EXAMPLE], { stdio: 'pipe' });
 });
 
+// A developer server and a launcher of the example app on it (a fresh simulator each launch,
+// storage kept in a file across launches), cleaned up after test `t`.
+async function exampleWorld(t, profile) {
+  const server = createServer();
+  const url = await server.listen();
+  const storageFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mp-session-example-')), 'storage.json');
+  t.after(() => {
+    fs.rmSync(path.dirname(storageFile), { recursive: true, force: true });
+    return server.close();
+  });
+  const launchApp = () => {
+    const sim = createSimulator({ appDir: EXAMPLE, serverUrl: url, profile, storageFile, hosts: { [CONFIGURED_SERVER]: url } });
+    sim.context.console = { log() {}, info() {}, warn() {}, error() {}, debug() {} };
+    sim.launch();
+    return sim;
+  };
+  return { server, url, launchApp };
+}
+
 for (const profile of ['ios', 'android']) {
   test(`${profile}: the example's pages, tapped through, render each login state`, async (t) => {
-    const server = createServer();
-    const url = await server.listen();
-    const storageFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mp-session-example-')), 'storage.json');
-    t.after(() => {
-      fs.rmSync(path.dirname(storageFile), { recursive: true, force: true });
-      return server.close();
-    });
-    const open = () => {
-      const sim = createSimulator({ appDir: EXAMPLE, serverUrl: url, profile, storageFile, hosts: { [CONFIGURED_SERVER]: url } });
-      sim.context.console = { log() {}, info() {}, warn() {}, error() {}, debug() {} };
-      sim.launch();
-      return sim;
-    };
+    const { url, launchApp: open } = await exampleWorld(t, profile);
     const toasts = (sim) => sim.timeline.filter((e) => e.api === 'showToast').map((e) => e.detail);
 
     // Cold launch: app.js starts the login in onLaunch, the page joins it (one wx.login).
@@ -145,17 +152,9 @@ for (const profile of ['ios', 'android']) {
 
 for (const profile of ['ios', 'android']) {
   test(`${profile}: 我的 — the kept login reply, one-tap phone login behind the privacy prompt, avatar and nickname`, async (t) => {
-    const server = createServer();
-    const url = await server.listen();
-    const storageFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mp-session-mine-')), 'storage.json');
-    t.after(() => {
-      fs.rmSync(path.dirname(storageFile), { recursive: true, force: true });
-      return server.close();
-    });
+    const { launchApp } = await exampleWorld(t, profile);
     const open = () => {
-      const sim = createSimulator({ appDir: EXAMPLE, serverUrl: url, profile, storageFile, hosts: { [CONFIGURED_SERVER]: url } });
-      sim.context.console = { log() {}, info() {}, warn() {}, error() {}, debug() {} };
-      sim.launch();
+      const sim = launchApp();
       // The page's privacy-popup, attached as WeChat attaches it when the page shows.
       const popup = sim.mountComponent('components/privacy-popup/privacy-popup');
       return { sim, popup, page: sim.openPage('pages/mine/mine') };
