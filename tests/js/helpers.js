@@ -30,6 +30,17 @@ async function startWorld() {
   return { server, url, appDir, close };
 }
 
+// Runs `use(url, server)` against a fresh developer server, closing it whatever happens.
+async function withServer(options, use) {
+  const server = createServer(options);
+  const url = await server.listen();
+  try {
+    return await use(url, server);
+  } finally {
+    await server.close();
+  }
+}
+
 async function admin(url, route, body) {
   const res = await fetch(url + route, { method: body === undefined ? 'GET' : 'POST', body: body === undefined ? undefined : JSON.stringify(body) });
   return res.json();
@@ -70,4 +81,4 @@ async function rejection(promise) {
   throw new Error('expected a rejection');
 }
 
-module.exports = { startWorld, launch, admin, settle, rejection, requireBuiltPackage, DIST };
+module.exports = { startWorld, withServer, launch, admin, settle, rejection, requireBuiltPackage, DIST };

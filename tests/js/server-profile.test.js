@@ -12,7 +12,7 @@ const path = require('path');
 const { createServer, maskPhone } = require('../../dev-server/server.js');
 const { mockPhoneFor, DEVTOOLS_OPENID } = require('../../dev-server/mock-wechat.js');
 const { createFakeClock } = require('../simulator/clock.js');
-const { admin } = require('./helpers.js');
+const { admin, withServer } = require('./helpers.js');
 
 const MINUTE = 60 * 1000;
 const tempDir = (label) => fs.mkdtempSync(path.join(os.tmpdir(), `mp-session-${label}-`));
@@ -65,16 +65,6 @@ function rawGet(url, rawPath) {
       res.on('end', () => resolve(res.statusCode));
     }).on('error', reject);
   });
-}
-
-async function withServer(options, use) {
-  const server = createServer(options);
-  const url = await server.listen();
-  try {
-    return await use(url, server);
-  } finally {
-    await server.close();
-  }
 }
 
 describe('mock WeChat: access tokens and the phone number', () => {
@@ -234,22 +224,23 @@ describe('/auth/login: the user in the reply, phone binding', () => {
   });
 });
 
-describe('the "real" WeChat path (WECHAT_API_BASE pointed at a mock WeChat over HTTP)', () => {
-  // `wechat` plays WeChat; `server` calls it over HTTP as it would call api.weixin.qq.com.
-  async function withRealPath(use) {
-    const clock = createFakeClock();
-    const logs = [];
-    const wechat = createServer({ now: clock.now });
-    const wechatUrl = await wechat.listen();
-    const server = createServer({ now: clock.now, wechatBaseUrl: wechatUrl, log: (line) => logs.push(line) });
-    const url = await server.listen();
-    try {
-      await use({ url, wechatUrl, server, wechat, clock, logs });
-    } finally {
-      await server.close();
-      await wechat.close();
-    }
+// `wechat` plays WeChat; `server` calls it over HTTP as it would call api.weixin.qq.com.
+async function withRealPath(use) {
+  const clock = createFakeClock();
+  const logs = [];
+  const wechat = createServer({ now: clock.now });
+  const wechatUrl = await wechat.listen();
+  const server = createServer({ now: clock.now, wechatBaseUrl: wechatUrl, log: (line) => logs.push(line) });
+  const url = await server.listen();
+  try {
+    await use({ url, wechatUrl, server, wechat, clock, logs });
+  } finally {
+    await server.close();
+    await wechat.close();
   }
+}
+
+describe('the "real" WeChat path (WECHAT_API_BASE pointed at a mock WeChat over HTTP)', () => {
 
   test('one stable-token fetch serves many phone exchanges; it is renewed five minutes before expiry', async () => {
     await withRealPath(async ({ url, wechatUrl, server, clock }) => {
@@ -460,13 +451,7 @@ describe('durability and logs', () => {
   });
 
   test('one log line per step, and never a token, code, session_key, access token or whole phone number', async () => {
-    const clock = createFakeClock();
-    const logs = [];
-    const wechat = createServer({ now: clock.now });
-    const wechatUrl = await wechat.listen();
-    const server = createServer({ now: clock.now, wechatBaseUrl: wechatUrl, log: (line) => logs.push(line) });
-    const url = await server.listen();
-    try {
+    await withRealPath(async ({ url, wechatUrl, server, logs }) => {
       const code = await codeFor(wechatUrl, 'o-logged');
       const phoneCode = await phoneCodeFor(wechatUrl, 'o-logged');
       const { token } = (await call(`${url}/auth/login`, { method: 'POST', json: { code, phoneCode } })).body;
@@ -499,9 +484,6 @@ describe('durability and logs', () => {
       ];
       assert.equal(logs.length, expected.length, text);
       expected.forEach((pattern, i) => assert.match(logs[i], pattern));
-    } finally {
-      await server.close();
-      await wechat.close();
-    }
+    });
   });
 });

@@ -11,7 +11,7 @@ const { createServer } = require('../../dev-server/server.js');
 const { createSimulator } = require('../simulator/simulator.js');
 const { createFakeClock } = require('../simulator/clock.js');
 const { SimStorage, MAX_KEY_BYTES } = require('../simulator/storage.js');
-const { admin } = require('./helpers.js');
+const { admin, withServer } = require('./helpers.js');
 
 const tempDir = (label) => fs.mkdtempSync(path.join(os.tmpdir(), `mp-session-${label}-`));
 
@@ -22,17 +22,6 @@ async function post(url, body, headers = {}) {
 
 async function codeFor(url, openid = 'o-world') {
   return (await (await fetch(`${url}/mock-wechat/login?openid=${openid}`)).json()).code;
-}
-
-// Runs `use` against a fresh developer server, closing it whatever happens.
-async function withServer(options, use) {
-  const server = createServer(options);
-  const url = await server.listen();
-  try {
-    return await use(url, server);
-  } finally {
-    await server.close();
-  }
 }
 
 async function me(url, token) {
