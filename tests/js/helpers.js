@@ -1,6 +1,7 @@
 'use strict';
 // Shared set-up for the package tests: a developer server on 127.0.0.1, an app directory laid out
 // as "构建 npm" would, and a simulator on a fake clock.
+const assert = require('node:assert/strict');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -81,4 +82,18 @@ async function rejection(promise) {
   throw new Error('expected a rejection');
 }
 
-module.exports = { startWorld, withServer, launch, admin, settle, rejection, requireBuiltPackage, DIST };
+// Rejections nobody handles would end a mini-program's JS context with an error (Node exits 1).
+function watchUnhandled() {
+  const seen = [];
+  const onUnhandled = (reason) => seen.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  return {
+    async check() {
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+      process.off('unhandledRejection', onUnhandled);
+      assert.deepEqual(seen, [], 'no rejection may go unhandled');
+    },
+  };
+}
+
+module.exports = { startWorld, withServer, watchUnhandled, launch, admin, settle, rejection, requireBuiltPackage, DIST };

@@ -5,21 +5,7 @@
 // of the app) keeps working.
 const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { startWorld, launch, admin, settle, rejection } = require('./helpers.js');
-
-// Rejections nobody handles would end a mini-program's JS context with an error (Node exits 1).
-function watchUnhandled() {
-  const seen = [];
-  const onUnhandled = (reason) => seen.push(reason);
-  process.on('unhandledRejection', onUnhandled);
-  return {
-    async check() {
-      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
-      process.off('unhandledRejection', onUnhandled);
-      assert.deepEqual(seen, [], 'no rejection may go unhandled');
-    },
-  };
-}
+const { startWorld, launch, admin, settle, rejection, watchUnhandled } = require('./helpers.js');
 
 // The wasm instances the app makes, seen by wrapping the simulator's WXWebAssembly.instantiate:
 // their memory, and a switch that makes the next raw `client_request` call trap, where a real trap
