@@ -1,8 +1,8 @@
 'use strict';
 // Builds a fixture app (tests/frameworks/<name>/) with its framework's own CLI against an
 // mp-session tarball (`npm pack`). The framework's node_modules live in a cache outside the
-// repository, keyed by a hash of the fixture's package-lock.json: `npm ci` runs only when that
-// lock changes (or a previous install did not finish). Each build copies the fixture's sources
+// repository, keyed by everything that changes what `npm ci` installs (installKey below): `npm ci`
+// runs only when one of those changes (or a previous install did not finish). Each build copies the fixture's sources
 // into the cached workspace, installs the tarball there (`npm install --no-save --offline`), and
 // runs the CLI there.
 //
@@ -38,9 +38,30 @@ function cacheRoot() {
   return path.join(base, 'mp-session', 'frameworks');
 }
 
-function lockHash(fixtureDir) {
+let npmVersionSeen;
+function npmVersion() {
+  if (!npmVersionSeen) {
+    const result = spawnSync(npmCommand(), ['--version'], { encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`cannot run \`npm --version\`: ${result.error ? result.error.message : result.stderr}`);
+    npmVersionSeen = result.stdout.trim();
+  }
+  return npmVersionSeen;
+}
+
+// What decides the installed tree: the lock, the npm that reads it, the node that runs install
+// scripts and native bindings, and the platform that picks optional packages. A cache keyed by the
+// lock alone once hid a lock that `npm ci` refuses on a fresh machine (issue 17).
+function installKey(fixtureDir) {
   const lock = fs.readFileSync(path.join(fixtureDir, 'package-lock.json'));
-  return crypto.createHash('sha256').update(lock).digest('hex').slice(0, 16);
+  const parts = {
+    lock: crypto.createHash('sha256').update(lock).digest('hex').slice(0, 16),
+    npm: npmVersion(),
+    node: process.version,
+    platform: process.platform,
+    arch: process.arch,
+  };
+  const hash = crypto.createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 16);
+  return { hash, parts };
 }
 
 // Runs a command, capturing stdout and stderr together; throws with the whole output on failure.
@@ -140,18 +161,27 @@ function installTarball(tarball, workspace, log) {
 // Installs the fixture's locked dependencies into its workspace, once per lock: a workspace
 // without the marker (new, or an install that did not finish) is emptied and installed afresh.
 // Workspaces of the fixture's earlier locks are removed then (each is 200-450 MB).
-function ensureInstalled(name, fixtureDir, workspace, log) {
+function ensureInstalled(name, fixtureDir, workspace, key, log) {
   const marker = path.join(workspace, '.installed');
+  const keyText = Object.entries(key.parts).map(([part, value]) => `${part} ${value}`).join(', ');
   if (fs.existsSync(marker)) {
-    log.push(`[frameworks] ${name}: cached dependencies in ${workspace}`);
+    log.push(`[frameworks] ${name}: cached dependencies in ${workspace} (key: ${keyText})`);
     return 0;
   }
-  log.push(`[frameworks] ${name}: installing the locked dependencies into ${workspace}`);
+  log.push(`[frameworks] ${name}: installing the locked dependencies into ${workspace} (key: ${keyText})`);
   for (const entry of fs.readdirSync(workspace)) if (entry !== '.lock') fs.rmSync(path.join(workspace, entry), { recursive: true, force: true });
   fs.copyFileSync(path.join(fixtureDir, 'package.json'), path.join(workspace, 'package.json'));
   fs.copyFileSync(path.join(fixtureDir, 'package-lock.json'), path.join(workspace, 'package-lock.json'));
-  const seconds = run(npmCommand(), ['ci', '--no-audit', '--no-fund'], workspace, log);
-  fs.writeFileSync(marker, JSON.stringify({ installedAt: new Date().toISOString(), seconds, node: process.version }) + '\n');
+  let seconds;
+  try {
+    seconds = run(npmCommand(), ['ci', '--no-audit', '--no-fund'], workspace, log);
+  } catch (error) {
+    error.message = `${name}: npm ${key.parts.npm} could not install tests/frameworks/${name}/package-lock.json; ` +
+      `if npm refuses the lock itself, regenerate it with \`node tests/frameworks/relock.js ${name}\` ` +
+      `(tests/frameworks/README.md says why)\n${error.message}`;
+    throw error;
+  }
+  fs.writeFileSync(marker, JSON.stringify(Object.assign({ installedAt: new Date().toISOString(), seconds }, key.parts)) + '\n');
   const root = path.dirname(workspace);
   for (const entry of fs.readdirSync(root)) {
     const other = path.join(root, entry);
@@ -168,7 +198,7 @@ function npmCommand() {
 
 /**
  * Builds tests/frameworks/<name> for WeChat with the framework's CLI, with `tarballPath` installed
- * as mp-session. Returns { outputDir, seconds (the CLI build), installSeconds (0 when cached),
+ * as mp-session. Returns { outputDir, seconds (the CLI build), installSeconds (0 when cached), installKey (its parts),
  * workspace, log }; throws with the CLI's output when a step fails.
  */
 function buildFixture(name, tarballPath) {
@@ -178,10 +208,11 @@ function buildFixture(name, tarballPath) {
   if (!fs.existsSync(tarball)) throw new Error(`no tarball at ${tarball} (make one with \`npm pack\`)`);
   const log = [];
   const fixtureDir = path.join(__dirname, name);
-  const workspace = path.join(cacheRoot(), `${name}-${lockHash(fixtureDir)}`);
+  const key = installKey(fixtureDir);
+  const workspace = path.join(cacheRoot(), `${name}-${key.hash}`);
   fs.mkdirSync(workspace, { recursive: true });
   return withLock(workspace, () => {
-    const installSeconds = ensureInstalled(name, fixtureDir, workspace, log);
+    const installSeconds = ensureInstalled(name, fixtureDir, workspace, key, log);
     // Sources: exactly the fixture's, every run (stale files and the previous output removed).
     for (const entry of fs.readdirSync(workspace)) {
       if (!KEEP.has(entry)) fs.rmSync(path.join(workspace, entry), { recursive: true, force: true });
@@ -196,11 +227,11 @@ function buildFixture(name, tarballPath) {
       error.log = log.join('\n');
       throw error;
     }
-    return { outputDir, seconds, installSeconds, workspace, log: log.join('\n') };
+    return { outputDir, seconds, installSeconds, installKey: key.parts, workspace, log: log.join('\n') };
   });
 }
 
-module.exports = { buildFixture, cacheRoot, FIXTURES };
+module.exports = { buildFixture, cacheRoot, installKey, FIXTURES };
 
 if (require.main === module) {
   const [name, tarball] = process.argv.slice(2);

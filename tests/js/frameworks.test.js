@@ -43,7 +43,7 @@ for (const name of ['taro', 'uni-app']) {
     after(() => server && server.close());
 
     test('the plugin put the wasm at the default path, and the output has nothing WeChat forbids from us', (t) => {
-      t.diagnostic(`${name}: CLI build ${built.seconds.toFixed(1)} s${built.installSeconds ? `, npm ci ${built.installSeconds.toFixed(1)} s` : ' (framework install cached)'}; wasm at ${path.relative(built.workspace, path.join(built.outputDir, WASM))}`);
+      t.diagnostic(`${name}: CLI build ${built.seconds.toFixed(1)} s${built.installSeconds ? `, npm ci ${built.installSeconds.toFixed(1)} s` : ' (framework install cached)'} (install key: ${Object.entries(built.installKey).map(([k, v]) => `${k} ${v}`).join(', ')}); wasm at ${path.relative(built.workspace, path.join(built.outputDir, WASM))}`);
       const emitted = fs.readFileSync(path.join(built.outputDir, WASM));
       assert.ok(emitted.equals(fs.readFileSync(path.join(DIST, 'mp_session_bg.wasm.br'))), 'the packaged wasm, byte for byte');
       assert.match(built.log, new RegExp(`\\[mp-session/${name === 'taro' ? 'taro' : 'vite'}\\] wasm → .*miniprogram_npm/mp-session/mp_session_bg\\.wasm\\.br.*KB`));
