@@ -99,11 +99,16 @@ const SHOTS = [
 ];
 
 // Debian's chromium and a CJK font; installed when missing (as root), as CI machines start bare.
-function ensureSystemPackages() {
+function missingSystemPackages() {
   const missing = [];
   if (!fs.existsSync(CHROMIUM)) missing.push('chromium');
   const fonts = spawnSync('fc-list', [':', 'family'], { encoding: 'utf8' });
   if (fonts.status !== 0 || !fonts.stdout.includes(FONT)) missing.push('fonts-wqy-microhei');
+  return missing;
+}
+
+function ensureSystemPackages() {
+  const missing = missingSystemPackages();
   if (!missing.length) return;
   const command = `apt-get update && apt-get install -y --no-install-recommends ${missing.join(' ')}`;
   if (process.getuid && process.getuid() !== 0) {
@@ -112,6 +117,12 @@ function ensureSystemPackages() {
   }
   console.log(`screenshots: installing ${missing.join(', ')}`);
   execFileSync('sh', ['-c', command], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  // apt-get can exit 0 and still leave a package out (a held package, a font cache not rebuilt).
+  const still = missingSystemPackages();
+  if (still.length) {
+    console.error(`screenshots: still missing after \`${command}\`: ${still.join(', ')} (${CHROMIUM}, fc-list family "${FONT}")`);
+    process.exit(1);
+  }
 }
 
 // The renderer's npm devDependencies (jsdom, miniprogram-simulate...), from the lockfile.
@@ -119,8 +130,9 @@ function ensureNodePackages() {
   try {
     for (const name of ['jsdom', 'miniprogram-simulate', 'miniprogram-compiler']) require.resolve(name, { paths: [ROOT] });
   } catch {
-    console.log('screenshots: installing the npm devDependencies (npm install)');
-    execFileSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: ROOT, stdio: 'inherit' });
+    // npm ci, not npm install: exactly the committed lock, never a rewritten one.
+    console.log('screenshots: installing the npm devDependencies (npm ci)');
+    execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: ROOT, stdio: 'inherit' });
   }
 }
 
