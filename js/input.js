@@ -13,6 +13,8 @@ const MAX_DEPTH = 4;
 const MAX_ITEMS = 256;
 // A login payload, as JSON (in UTF-16 units here; the core counts the UTF-8 bytes).
 const MAX_PAYLOAD_LENGTH = 4096;
+// createClient's options as JSON (in UTF-16 units).
+const MAX_OPTIONS_LENGTH = 65536;
 
 function invalid(option, reason) {
   return new MpSessionError('CONFIG_INVALID', 'invalid option `' + option + '`: ' + reason, { option: option });
@@ -82,20 +84,39 @@ function plainObject(value, name, depth, convert) {
   return copy;
 }
 
-// createClient's options: { platform, wasmPath, core } where `core` is a plain copy for the wasm
-// core (which names any unknown option itself). Never throws: a bad object becomes `error`.
+// JSON.stringify of a plain copy; what a page's toJSON on a prototype throws or returns instead of
+// text is CONFIG_INVALID naming `name`.
+function toJson(copy, name, replacer) {
+  let text;
+  try {
+    text = JSON.stringify(copy, replacer);
+  } catch (error) {
+    throw invalid(name, 'could not be written as JSON (' + describe(error) + ')');
+  }
+  if (typeof text !== 'string') throw invalid(name, 'could not be written as JSON');
+  return text;
+}
+
+// createClient's options: { platform, wasmPath, core, error } where `core` is the JSON text of a
+// plain copy for the wasm core, which reads it by its table of options and names any unknown or
+// mistyped option itself. Never throws: a bad object becomes `error`.
 function readClientOptions(options) {
-  const read = { platform: undefined, wasmPath: undefined, core: options, error: null };
+  const read = { platform: undefined, wasmPath: undefined, core: 'null', error: null };
   if (options === null || typeof options !== 'object') return read; // the core says what it needs
   try {
-    read.core = plainObject(options, '', 0, (value, path, depth) => {
+    const copy = plainObject(options, '', 0, (value, path, depth) => {
       if (path === 'platform') read.platform = value; // used as it is: it is the platform
       else if (path === 'wasmPath') read.wasmPath = value;
       else return plainValue(value, path, depth);
       return undefined;
     });
-    delete read.core.platform;
-    delete read.core.wasmPath;
+    delete copy.platform;
+    delete copy.wasmPath;
+    // JSON has no NaN or Infinity (stringify writes null, which would mean "the default"): they
+    // cross as strings, which the core refuses as not numbers. undefined members are left out,
+    // as absent ones are.
+    read.core = toJson(copy, 'options', (key, value) => (typeof value === 'number' && !isFinite(value) ? String(value) : value));
+    if (read.core.length > MAX_OPTIONS_LENGTH) throw invalid('options', 'are larger than 64 KB as JSON');
   } catch (error) {
     read.error = error;
   }
@@ -139,13 +160,8 @@ function readPayload(value) {
   const copy = typeof value === 'object' ? plainValue(value, 'payload', 0, true) : null;
   if (copy === null || Array.isArray(copy)) throw invalid('payload', 'must be an object of JSON values, such as { phoneCode }');
   if ('code' in copy) throw invalid('payload.code', "is reserved: the exchange sends wx.login's code under that name");
-  let text;
-  try {
-    text = JSON.stringify(copy);
-  } catch (error) {
-    throw invalid('payload', 'could not be written as JSON (' + describe(error) + ')');
-  }
-  if (typeof text !== 'string' || text.length > MAX_PAYLOAD_LENGTH) throw invalid('payload', 'is larger than 4 KB as JSON');
+  const text = toJson(copy, 'payload');
+  if (text.length > MAX_PAYLOAD_LENGTH) throw invalid('payload', 'is larger than 4 KB as JSON');
   return text;
 }
 

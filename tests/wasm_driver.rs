@@ -29,7 +29,7 @@ const GRANTING: &str = "
     },";
 
 fn client(platform: &JsValue, options: &str) -> Result<Client, JsValue> {
-    Client::new(JSON::parse(options).unwrap(), platform.clone(), 7, Function::new_no_args(""))
+    Client::new(options, platform.clone(), 7, Function::new_no_args(""))
 }
 
 fn field(value: &JsValue, key: &str) -> JsValue {
@@ -103,7 +103,7 @@ fn bad_options_throw_config_invalid_naming_the_option() {
 async fn a_throwing_listener_does_not_break_the_session() {
     let p = platform(GRANTING);
     let listener = Function::new_no_args("throw new Error('page bug')");
-    let c = Client::new(JSON::parse(r#"{"baseUrl":"https://api.test"}"#).unwrap(), p, 1, listener).unwrap();
+    let c = Client::new(r#"{"baseUrl":"https://api.test"}"#, p, 1, listener).unwrap();
     let state = JsFuture::from(c.ensure_login(false, None)).await.unwrap();
     assert_eq!(field(&state, "token"), "t1");
     JsFuture::from(c.logout()).await.unwrap();
@@ -178,7 +178,7 @@ async fn a_payload_is_posted_beside_the_code_and_the_kept_reply_arrives_as_an_ob
     let events = Array::new();
     let listener =
         Function::new_with_args("events", "return (e) => events.push(e)").call1(&JsValue::NULL, &events).unwrap();
-    let options = JSON::parse(r#"{"baseUrl":"https://api.test","replyFields":["user"]}"#).unwrap();
+    let options = r#"{"baseUrl":"https://api.test","replyFields":["user"]}"#;
     let c = Client::new(options, p.clone(), 7, listener.unchecked_into()).unwrap();
     let state = JsFuture::from(c.ensure_login(true, Some(r#"{"phoneCode":"P1"}"#.into()))).await.unwrap();
     assert_eq!(calls(&p)[1], r#"{"code":"c1","phoneCode":"P1"}"#);

@@ -3,8 +3,9 @@
 
 use super::error::SessionError;
 
-/// Options as the page gave them; `None` means "use the default". The driver fills this from the
-/// JavaScript object (reporting wrong types itself) and [`ConfigInput::validate`] does the rest.
+/// Options as the page gave them; `None` means "use the default". [`ConfigInput::from_json`] fills
+/// it from the options' JSON text (reporting unknown names and wrong kinds) and
+/// [`ConfigInput::validate`] does the rest.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ConfigInput {
     pub base_url: Option<String>,
@@ -47,33 +48,6 @@ impl BodyValue {
         self == other || matches!((number(self), number(other)), (Some(a), Some(b)) if a == b)
     }
 }
-
-/// Every option name `createClient` accepts (the shim handles `platform` and `wasmPath` itself).
-/// Anything else is refused, so a typo such as `baseURL` is caught instead of silently ignored.
-pub const OPTION_NAMES: &[&str] = &[
-    "baseUrl",
-    "loginPath",
-    "storageKey",
-    "timeoutMs",
-    "allowInsecureHttp",
-    "checkSession",
-    "tokenField",
-    "expiresInField",
-    "expiryMarginMs",
-    "maxLoginAttempts",
-    "retryBaseDelayMs",
-    "retryMaxDelayMs",
-    "tokenHeader",
-    "tokenScheme",
-    "expiredWhen",
-    "trustedOrigins",
-    "maxConcurrentRequests",
-    "maxRequestAttempts",
-    "replyFields",
-];
-
-/// The keys `expiredWhen` accepts.
-pub const EXPIRED_WHEN_KEYS: &[&str] = &["statuses", "bodyField", "bodyValues"];
 
 /// Validated options.
 #[derive(Debug, Clone, PartialEq)]

@@ -15,6 +15,7 @@ pub mod expiry;
 pub mod json;
 pub mod kept_reply;
 mod machine;
+mod options;
 mod outbox;
 pub mod pacing;
 pub mod payload;

@@ -7,8 +7,7 @@ use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::core::config::{EXPIRED_WHEN_KEYS, OPTION_NAMES};
-use crate::core::{BodyValue, ConfigInput, RequestSpec, SessionError, SessionEvent, SessionView};
+use crate::core::{BodyValue, RequestSpec, SessionError, SessionEvent, SessionView};
 
 thread_local! {
     /// The JavaScript strings of the property names used here, made once each: decoding a name
@@ -94,110 +93,9 @@ fn optional<T>(
     convert(&value).map(Some).ok_or_else(|| invalid(key, expected))
 }
 
-fn string_option(options: &JsValue, key: &'static str) -> Result<Option<String>, SessionError> {
-    optional(options, key, "must be a string", JsValue::as_string)
-}
-
-fn bool_option(options: &JsValue, key: &'static str) -> Result<Option<bool>, SessionError> {
-    optional(options, key, "must be true or false", JsValue::as_bool)
-}
-
-fn number_option(options: &JsValue, key: &'static str) -> Result<Option<f64>, SessionError> {
-    optional(options, key, "must be a number", |v| v.as_f64().filter(|n| n.is_finite()))
-}
-
-fn check_keys(value: &JsValue, known: &[&str], prefix: &str) -> Result<(), SessionError> {
-    for key in Object::keys(value.unchecked_ref::<Object>()).iter() {
-        let key = key.as_string().unwrap_or_default();
-        if !known.contains(&key.as_str()) {
-            let reason = format!("is not an option of createClient (known options: {})", known.join(", "));
-            return Err(invalid(&format!("{prefix}{key}"), &reason));
-        }
-    }
-    Ok(())
-}
-
-/// An array option, each item converted by `item`.
-fn list_option<T>(
-    options: &JsValue,
-    key: &'static str,
-    expected: &str,
-    item: impl Fn(&JsValue) -> Option<T>,
-) -> Result<Option<Vec<T>>, SessionError> {
-    optional(options, key, expected, |value| {
-        if !js_sys::Array::is_array(value) {
-            return None;
-        }
-        js_sys::Array::from(value).iter().map(|v| item(&v)).collect()
-    })
-}
-
 /// A scalar of a response body: a number or a string.
 fn body_value(value: &JsValue) -> Option<BodyValue> {
     value.as_f64().map(BodyValue::Number).or_else(|| value.as_string().map(BodyValue::Text))
-}
-
-/// Reads `createClient`'s options object (without `platform`/`wasmPath`, which the shim keeps).
-pub fn read_config(options: &JsValue) -> Result<ConfigInput, SessionError> {
-    if !options.is_object() {
-        return Err(invalid(
-            "options",
-            "createClient needs an options object, e.g. { baseUrl: 'https://api.example.com' }",
-        ));
-    }
-    check_keys(options, OPTION_NAMES, "")?;
-    let expired_when = get(options, "expiredWhen");
-    let has_expired_when = !(expired_when.is_undefined() || expired_when.is_null());
-    if has_expired_when && !expired_when.is_object() {
-        return Err(invalid(
-            "expiredWhen",
-            "must be an object such as { statuses: [401], bodyField: 'code', bodyValues: [40101] }",
-        ));
-    }
-    if has_expired_when {
-        check_keys(&expired_when, EXPIRED_WHEN_KEYS, "expiredWhen.")?;
-    }
-    let scoped = |e: SessionError| match e {
-        SessionError::ConfigInvalid { option, reason } => {
-            SessionError::ConfigInvalid { option: format!("expiredWhen.{option}"), reason }
-        }
-        other => other,
-    };
-    Ok(ConfigInput {
-        reply_fields: list_option(
-            options,
-            "replyFields",
-            "must be an array of field names or dotted paths such as 'user.id'",
-            JsValue::as_string,
-        )?,
-        token_header: string_option(options, "tokenHeader")?,
-        token_scheme: string_option(options, "tokenScheme")?,
-        trusted_origins: list_option(options, "trustedOrigins", "must be an array of origins", JsValue::as_string)?,
-        max_concurrent_requests: number_option(options, "maxConcurrentRequests")?,
-        max_request_attempts: number_option(options, "maxRequestAttempts")?,
-        expired_statuses: list_option(&expired_when, "statuses", "must be an array of HTTP statuses", JsValue::as_f64)
-            .map_err(scoped)?,
-        expired_body_field: string_option(&expired_when, "bodyField").map_err(scoped)?,
-        expired_body_values: list_option(
-            &expired_when,
-            "bodyValues",
-            "must be an array of numbers or strings",
-            body_value,
-        )
-        .map_err(scoped)?,
-        base_url: string_option(options, "baseUrl")?,
-        login_path: string_option(options, "loginPath")?,
-        storage_key: string_option(options, "storageKey")?,
-        timeout_ms: number_option(options, "timeoutMs")?,
-        allow_insecure_http: bool_option(options, "allowInsecureHttp")?,
-        check_session: bool_option(options, "checkSession")?,
-        token_field: string_option(options, "tokenField")?,
-        expires_in_field: string_option(options, "expiresInField")?,
-        expiry_margin_ms: number_option(options, "expiryMarginMs")?,
-        max_login_attempts: number_option(options, "maxLoginAttempts")?,
-        retry_base_delay_ms: number_option(options, "retryBaseDelayMs")?,
-        retry_max_delay_ms: number_option(options, "retryMaxDelayMs")?,
-    })
 }
 
 /// `{ code, message, retryable, errcode?, errMsg?, statusCode?, option? }`; the shim turns it

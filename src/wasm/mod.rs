@@ -18,7 +18,9 @@ use std::rc::{Rc, Weak};
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 
-use crate::core::{AuthHeader, Core, Effect, Millis, OpId, Outcome, Output, Payload, ResponseSummary, WaiterId};
+use crate::core::{
+    AuthHeader, ConfigInput, Core, Effect, Millis, OpId, Outcome, Output, Payload, ResponseSummary, WaiterId,
+};
 use platform::Awaiting;
 
 #[wasm_bindgen]
@@ -136,13 +138,13 @@ impl Drop for Client {
 
 #[wasm_bindgen]
 impl Client {
-    /// `options` as given to `createClient` (less `platform` and `wasmPath`), the platform object,
-    /// a random seed for retry jitter, and the event listener. Throws the error object of
-    /// `CONFIG_INVALID` when an option is wrong.
+    /// The JSON text of `createClient`'s options (the shim's plain copy, less `platform` and
+    /// `wasmPath`), the platform object, a random seed for retry jitter, and the event listener.
+    /// Throws the error object of `CONFIG_INVALID` when an option is wrong.
     #[wasm_bindgen(constructor)]
-    pub fn new(options: JsValue, platform: JsValue, jitter_seed: u32, listener: Function) -> Result<Client, JsValue> {
+    pub fn new(options: &str, platform: JsValue, jitter_seed: u32, listener: Function) -> Result<Client, JsValue> {
         let config =
-            interop::read_config(&options).and_then(|input| input.validate()).map_err(|e| interop::error_to_js(&e))?;
+            ConfigInput::from_json(options).and_then(ConfigInput::validate).map_err(|e| interop::error_to_js(&e))?;
         let id = NEXT_CLIENT.with(|next| next.replace(next.get().wrapping_add(1)));
         let (tick, answer) = CALLBACKS.with(|c| {
             let tick = bind(c.tick.as_ref(), id);

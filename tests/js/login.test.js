@@ -224,6 +224,11 @@ for (const profile of ['ios', 'android']) {
         [{ baseUrl: 'https://a.example', baseURL: 'x' }, 'baseURL', /not an option/],
         [{ baseUrl: 'https://a.example', timeoutMs: '5s' }, 'timeoutMs', /number/],
         [{ baseUrl: 'https://a.example', loginPath: 'login' }, 'loginPath', /start/],
+        // The options cross as JSON text: NaN and Infinity must not turn into null (the default).
+        [{ baseUrl: 'https://a.example', timeoutMs: NaN }, 'timeoutMs', /number/],
+        [{ baseUrl: 'https://a.example', expiredWhen: { statuses: [Infinity] } }, 'expiredWhen.statuses', /statuses/],
+        [{ baseUrl: 'https://a.example', replyFields: ['user', { toJSON() { return 'user'; } }] }, 'replyFields[1].toJSON', /plain data/],
+        ['https://a.example', 'options', /options object/],
       ];
       for (const [options, option, message] of cases) {
         const error = await rejection(createClient(options).ensureLogin());
