@@ -74,7 +74,7 @@ async fn a_missing_or_throwing_platform_method_fails_instead_of_throwing() {
             .await
             .unwrap_err();
     assert_eq!(field(&error, "code"), "WX_LOGIN_FAILED");
-    assert!(field(&error, "message").as_string().unwrap().contains("login is not available"));
+    assert!(field(&error, "errMsg").as_string().unwrap().contains("login is not available"));
 
     let throwing = platform("login() { throw new Error('boom'); },");
     let error =

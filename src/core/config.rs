@@ -2,6 +2,7 @@
 //! names the option and says what would be accepted.
 
 use super::error::SessionError;
+use super::json::decimal;
 
 /// Options as the page gave them; `None` means "use the default". [`ConfigInput::from_json`] fills
 /// it from the options' JSON text (reporting unknown names and wrong kinds) and
@@ -115,7 +116,10 @@ fn whole(option: &str, value: Option<f64>, min: u32, max: u32, default: u32) -> 
     match value {
         None => Ok(default),
         Some(v) if v.fract() == 0.0 && v >= f64::from(min) && v <= f64::from(max) => Ok(v as u32),
-        Some(_) => Err(invalid(option, format!("must be a whole number from {min} to {max}"))),
+        Some(_) => Err(invalid(
+            option,
+            ["must be a whole number from ", &decimal(min.into()), " to ", &decimal(max.into())].concat(),
+        )),
     }
 }
 
@@ -162,7 +166,11 @@ fn split_origin(url: &str) -> Option<(String, &str)> {
         _ => return None,
     };
     let host = host.to_ascii_lowercase();
-    let origin = if port == default_port { format!("{scheme}://{host}") } else { format!("{scheme}://{host}:{port}") };
+    let origin = if port == default_port {
+        [scheme.as_str(), "://", &host].concat()
+    } else {
+        [scheme.as_str(), "://", &host, ":", &decimal(port.into())].concat()
+    };
     Some((origin, tail))
 }
 
@@ -298,7 +306,7 @@ impl ConfigInput {
         }
 
         Ok(Config {
-            login_url: format!("{base_url}{login_path}"),
+            login_url: [base_url.as_str(), &login_path].concat(),
             origin,
             base_url,
             storage_key,

@@ -19,6 +19,25 @@ impl PlatformFailure {
     }
 }
 
+/// A [`SessionError`] as its code and the values its message names (see [`SessionError::fields`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorFields<'a> {
+    pub code: &'static str,
+    pub retryable: bool,
+    /// `CONFIG_INVALID`: the option's name.
+    pub option: Option<&'a str>,
+    /// `CONFIG_INVALID`, `BAD_RESPONSE`: what is wrong, in words.
+    pub reason: Option<&'a str>,
+    pub errcode: Option<i64>,
+    pub errmsg: Option<&'a str>,
+    pub status: Option<u16>,
+    /// `NETWORK`, `TIMEOUT`: the step that failed (`wx.login`, `the login request`, …).
+    pub during: Option<&'static str>,
+    pub after_ms: Option<u32>,
+    /// `SERVER_ERROR`: how many attempts were made.
+    pub attempts: Option<u32>,
+}
+
 /// Why a login, a request or the client itself failed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum SessionError {
@@ -126,6 +145,35 @@ impl SessionError {
             | SessionError::ServerError { errmsg, .. } => Some(errmsg),
             _ => None,
         }
+    }
+
+    /// What the message is made of, beside [`SessionError::code`]: the wasm driver hands these to
+    /// JavaScript, which renders the message text (`js/errors.js`, the same words as `Display`),
+    /// so that no formatting machinery ships in the wasm.
+    pub fn fields(&self) -> ErrorFields<'_> {
+        let mut fields = ErrorFields {
+            code: self.code(),
+            retryable: self.is_retryable(),
+            errcode: self.errcode(),
+            errmsg: self.errmsg(),
+            status: self.status(),
+            ..ErrorFields::default()
+        };
+        match self {
+            SessionError::ConfigInvalid { option, reason } => {
+                fields.option = Some(option);
+                fields.reason = Some(reason);
+            }
+            SessionError::BadResponse { reason, .. } => fields.reason = Some(reason),
+            SessionError::Network { during, .. } => fields.during = Some(during),
+            SessionError::Timeout { during, after_ms } => {
+                fields.during = Some(during);
+                fields.after_ms = Some(*after_ms);
+            }
+            SessionError::ServerError { attempts, .. } => fields.attempts = Some(*attempts),
+            _ => {}
+        }
+        fields
     }
 
     /// The HTTP status of the server reply behind this error, where there was one.

@@ -342,6 +342,23 @@ impl Parser<'_> {
     }
 }
 
+/// `n` in decimal, without `core::fmt` (whose machinery costs the wasm about 2 KB).
+pub fn decimal(mut n: u64) -> String {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        if let Some(d) = digits.get_mut(start) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || start == 0 {
+            break;
+        }
+    }
+    digits.get(start..).map(|d| d.iter().map(|&b| b as char).collect()).unwrap_or_default()
+}
+
 /// Appends `s` as a JSON string literal, quotes included.
 pub fn write_string(out: &mut String, s: &str) {
     out.push('"');
@@ -368,6 +385,13 @@ pub fn write_string(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimal_writes_every_u64_as_std_does() {
+        for n in [0, 7, 10, 99, 1_764_633_600_000, u64::from(u32::MAX), u64::MAX] {
+            assert_eq!(decimal(n), n.to_string());
+        }
+    }
 
     #[test]
     fn numbers_parse_like_std_for_what_the_sdk_reads() {

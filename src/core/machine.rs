@@ -4,6 +4,7 @@ use super::backoff::Jitter;
 use super::config::Config;
 use super::error::{PlatformFailure, SessionError};
 use super::expiry;
+use super::json::decimal;
 use super::outbox::Outbox;
 use super::pacing::LoginPace;
 use super::payload::Payload;
@@ -462,7 +463,7 @@ impl Core {
                 let failure = match answer {
                     Got(Outcome::StorageDone(Ok(()))) => None,
                     Got(Outcome::StorageDone(Err(f))) => Some(f.errmsg),
-                    _ => Some(format!("no answer within {} ms", self.config.timeout_ms)),
+                    _ => Some(["no answer within ", &decimal(self.config.timeout_ms.into()), " ms"].concat()),
                 };
                 if let Some(message) = failure {
                     self.out.push(Output::Event(SessionEvent::StorageFailed { message }));

@@ -28,7 +28,7 @@ pub mod token;
 
 pub use config::BodyValue;
 pub use config::{Config, ConfigInput};
-pub use error::{PlatformFailure, SessionError};
+pub use error::{ErrorFields, PlatformFailure, SessionError};
 pub use machine::Core;
 pub use payload::Payload;
 pub use protocol::*;

@@ -3,7 +3,7 @@
 
 use super::error::SessionError;
 use super::expiry::{MAX_LIFETIME_S, MIN_LIFETIME_S};
-use super::json::{parse_number, Json};
+use super::json::{decimal, parse_number, Json};
 use super::kept_reply::{self, MAX_KEPT_BYTES};
 use super::token::Token;
 
@@ -67,7 +67,7 @@ pub fn decode_login_reply(
 
     let bad = |reason: String| LoginReply::Failed(SessionError::BadResponse { status, reason });
     if !(200..300).contains(&status) {
-        return bad(format!("unexpected HTTP status {status}"));
+        return bad(["unexpected HTTP status ", &decimal(status.into())].concat());
     }
     let Some(doc) = doc else {
         return bad("the login reply is not JSON".into());
@@ -75,12 +75,14 @@ pub fn decode_login_reply(
     let token = match doc.get_path(token_field).and_then(Json::as_str) {
         Some(t) if is_sendable_token(t) => Token::new(t.to_string()),
         Some(_) => {
-            return bad(format!(
-                "`{}` is not a usable token (empty, too long or not printable ASCII)",
-                token_field.join(".")
-            ))
+            return bad([
+                "`",
+                &token_field.join("."),
+                "` is not a usable token (empty, too long or not printable ASCII)",
+            ]
+            .concat())
         }
-        None => return bad(format!("the login reply has no string field `{}`", token_field.join("."))),
+        None => return bad(["the login reply has no string field `", &token_field.join("."), "`"].concat()),
     };
     let expires_in_s = match doc.get_path(expires_in_field) {
         Some(Json::Number(n, _)) => *n,
@@ -89,19 +91,23 @@ pub fn decode_login_reply(
     };
     // A non-positive or absurd lifetime is a server bug, not a session; so is one too short to use.
     if !(expires_in_s > 0.0 && expires_in_s <= f64::from(MAX_LIFETIME_S)) {
-        return bad(format!("`{}` must be a positive number of seconds", expires_in_field.join(".")));
+        return bad(["`", &expires_in_field.join("."), "` must be a positive number of seconds"].concat());
     }
     if expires_in_s < f64::from(MIN_LIFETIME_S) {
-        return bad(format!("`{}` is below the {MIN_LIFETIME_S} s minimum lifetime", expires_in_field.join(".")));
+        let floor = decimal(MIN_LIFETIME_S.into());
+        return bad(["`", &expires_in_field.join("."), "` is below the ", &floor, " s minimum lifetime"].concat());
     }
     let reply = match reply_fields.map(|fields| kept_reply::keep(&doc, fields)) {
         None => None,
         Some(Some(kept)) => Some(kept),
         Some(None) => {
-            return bad(format!(
-                "the fields kept from the login reply (replyFields) are over {MAX_KEPT_BYTES} bytes as JSON: \
-                 keep fewer or smaller fields"
-            ))
+            let limit = decimal(MAX_KEPT_BYTES as u64);
+            return bad([
+                "the fields kept from the login reply (replyFields) are over ",
+                &limit,
+                " bytes as JSON: keep fewer or smaller fields",
+            ]
+            .concat());
         }
     };
     LoginReply::Granted { token, expires_in_s, reply }

@@ -3,7 +3,7 @@
 //! payload, whatever the server or the page sent). Without a kept reply the value is exactly
 //! `{"version":1,"token":…,"expiresAt":…}`.
 
-use super::json::{write_string, Json};
+use super::json::{decimal, write_string, Json};
 use super::kept_reply;
 use super::token::Token;
 
@@ -25,7 +25,7 @@ pub fn encode(session: &StoredSession) -> String {
     let mut out = String::from("{\"version\":1,\"token\":");
     write_string(&mut out, session.token.expose());
     out.push_str(",\"expiresAt\":");
-    out.push_str(&session.expires_at_ms.to_string());
+    out.push_str(&decimal(session.expires_at_ms));
     if let Some(reply) = &session.reply {
         out.push_str(",\"reply\":");
         out.push_str(reply);

@@ -98,24 +98,31 @@ fn body_value(value: &JsValue) -> Option<BodyValue> {
     value.as_f64().map(BodyValue::Number).or_else(|| value.as_string().map(BodyValue::Text))
 }
 
-/// `{ code, message, retryable, errcode?, errMsg?, statusCode?, option? }`; the shim turns it
-/// into an `MpSessionError`.
+/// `{ code, retryable, option?, reason?, errcode?, errMsg?, statusCode?, during?, afterMs?,
+/// attempts? }`: the error as its code and fields. The shim renders the message text from them
+/// (`js/errors.js`) and makes the `MpSessionError`.
 pub fn error_to_js(error: &SessionError) -> JsValue {
+    let fields = error.fields();
     let out = Object::new();
-    set(&out, "code", error.code().into());
-    set(&out, "message", error.to_string().into());
-    set(&out, "retryable", error.is_retryable().into());
-    if let Some(errcode) = error.errcode() {
-        set(&out, "errcode", (errcode as f64).into());
+    set(&out, "code", fields.code.into());
+    set(&out, "retryable", fields.retryable.into());
+    let texts =
+        [("option", fields.option), ("reason", fields.reason), ("errMsg", fields.errmsg), ("during", fields.during)];
+    for (key, value) in texts {
+        if let Some(value) = value {
+            set(&out, key, value.into());
+        }
     }
-    if let Some(errmsg) = error.errmsg() {
-        set(&out, "errMsg", errmsg.into());
-    }
-    if let Some(status) = error.status() {
-        set(&out, "statusCode", status.into());
-    }
-    if let SessionError::ConfigInvalid { option, .. } = error {
-        set(&out, "option", option.as_str().into());
+    let numbers = [
+        ("errcode", fields.errcode.map(|n| n as f64)),
+        ("statusCode", fields.status.map(f64::from)),
+        ("afterMs", fields.after_ms.map(f64::from)),
+        ("attempts", fields.attempts.map(f64::from)),
+    ];
+    for (key, value) in numbers {
+        if let Some(value) = value {
+            set(&out, key, value.into());
+        }
     }
     out.into()
 }

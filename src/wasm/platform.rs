@@ -134,7 +134,7 @@ pub fn call_with(
     set_field(options, "fail", fail.clone().into());
     let outcome = match field(platform, method).dyn_into::<Function>() {
         Ok(function) => function.call1(platform, options),
-        Err(_) => Err(object(&[("errMsg", format!("{method} is not available on this platform").into())]).into()),
+        Err(_) => Err(object(&[("errMsg", [method, " is not available on this platform"].concat().into())]).into()),
     };
     match outcome {
         Ok(task) => task,
@@ -156,7 +156,7 @@ pub fn abort(task: &JsValue) {
 /// WeChat fails with `{ errMsg, errno? }`; a thrown `Error` has a `message`.
 pub fn failure_from(method: &str, error: &JsValue) -> PlatformFailure {
     let text = |key| bounded_string(&field(error, key), 1024).ok().flatten();
-    let errmsg = text("errMsg").or_else(|| text("message")).unwrap_or_else(|| format!("{method}:fail"));
+    let errmsg = text("errMsg").or_else(|| text("message")).unwrap_or_else(|| [method, ":fail"].concat());
     let errno = field(error, "errno").as_f64().map(|n| n as i64);
     PlatformFailure { errmsg, errno }
 }

@@ -121,3 +121,19 @@ test('under Node the package\'s node export loads the wasm from its own bytes', 
   const error = await createClient({ baseUrl: 'ftp://x', platform: wx }).ensureLogin().catch((e) => e);
   assert.ok(isMpSessionError(error));
 });
+
+test('error messages are rendered in JavaScript from the code and fields the core sends, as its Display words them', () => {
+  // The same list tests/core_errors.rs holds the Rust errors to; the shipped (minified) errors.js.
+  const { toMpSessionError } = require(path.join(DIST, 'errors.js'));
+  const listed = JSON.parse(fs.readFileSync(path.join(ROOT, 'tests', 'support', 'error-messages.json'), 'utf8'));
+  for (const { fields, message } of listed) {
+    const error = toMpSessionError(Object.assign({}, fields));
+    assert.equal(error.name, 'MpSessionError');
+    assert.equal(error.code, fields.code);
+    assert.equal(error.message, message);
+    assert.equal(error.retryable, fields.retryable);
+    for (const key of ['errcode', 'errMsg', 'statusCode', 'option']) assert.equal(error[key], fields[key], key);
+  }
+  // A code the shim does not know (a newer core) still makes a typed error, named by its code.
+  assert.equal(toMpSessionError({ code: 'SOMETHING_NEW' }).message, 'SOMETHING_NEW');
+});
