@@ -1,12 +1,14 @@
 'use strict';
 // mp-session: the promise API pages use. All session logic lives in the wasm core; this file only
-// loads it, passes the platform in, types the errors, and keeps every call settled exactly once:
+// loads it, passes the platform in (and the request path, js/requests.js), types the errors,
+// and keeps every call settled exactly once:
 // page input is read at the boundary (input.js), each call in flight is tracked so that a trapped
 // instance (replaced by the loader) or dispose() rejects it, and nothing here throws at the page.
 
 const { loadRuntime } = require('./loader.js');
 const { MpSessionError, isMpSessionError, toMpSessionError } = require('./errors.js');
 const { readClientOptions, readRequestOptions, readLoginOptions } = require('./input.js');
+const { createRequestPath } = require('./requests.js');
 
 function disposedError() {
   return new MpSessionError('DISPOSED', 'this client was disposed (auth.dispose()); create a new one with createClient');
@@ -64,11 +66,16 @@ function createClient(options) {
   let runtime = null; // the live runtime and this client's wasm Client on it
   let wasmClient = null;
   let starting = null;
+
+  // The request path's JavaScript half (js/requests.js): the page's requests, their options
+  // and tasks, kept here while the core decides.
+  const sends = createRequestPath(platform, settle);
   function onTrap(trap) {
     runtime = null;
     wasmClient = null;
     starting = null;
     warm = null;
+    sends.end();
     rejectAll(trapError(trap));
   }
   function start() {
@@ -83,8 +90,9 @@ function createClient(options) {
           throw new MpSessionError('CONFIG_INVALID', 'invalid option `wasmPath`: must be a path in the code package', { option: 'wasmPath' });
         }
         const seed = Math.floor(Math.random() * 0x100000000) >>> 0;
-        const created = new rt.Client(input.core, platform, seed, emit);
+        const created = new rt.Client(input.core, platform, seed, emit, sends.path);
         if (rt.trap) throw trapError(rt.trap);
+        sends.start(created);
         runtime = rt;
         wasmClient = created;
         rt.onTrap.push(onTrap);
@@ -99,8 +107,10 @@ function createClient(options) {
     return starting;
   }
 
-  // Runs `use(wasmClient)` (a promise from the core) as a tracked call. Every call but a warm
-  // ensureLogin comes here: it drops the warm answer right before the client sees the call.
+  // Runs `use(wasmClient, entry)` as a tracked call: it returns a promise from the core, or
+  // nothing when `entry` is settled by other means (a request, by the request path above). Every
+  // call but a warm ensureLogin comes here: it drops the warm answer right before the client sees
+  // the call.
   function call(use) {
     if (disposed) return Promise.reject(disposedError());
     return new Promise((resolve, reject) => {
@@ -111,7 +121,7 @@ function createClient(options) {
         warm = null;
         let answer;
         try {
-          answer = use(client);
+          answer = use(client, entry);
         } catch (error) {
           return settle(entry, false, error);
         }
@@ -130,7 +140,7 @@ function createClient(options) {
     } catch (error) {
       return Promise.reject(toMpSessionError(error));
     }
-    return call((c) => c.request(kind, copy));
+    return call((c, entry) => sends.request(c, kind, copy, entry));
   }
 
   return {
@@ -200,6 +210,7 @@ function createClient(options) {
       disposed = true;
       warm = null;
       listeners.length = 0;
+      sends.end();
       rejectAll(disposedError());
       const client = wasmClient;
       const rt = runtime;

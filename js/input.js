@@ -124,17 +124,22 @@ function readClientOptions(options) {
 }
 
 // The options of request/uploadFile/downloadFile: a plain copy with a bounded url, whose `header`
-// is copied too (the driver merges the token into it). Other values (data, formData, callbacks)
-// are handed on to the platform as the page gave them.
+// is copied too (the shim merges the token into it). Other values (data, formData, callbacks)
+// are handed on to the platform as the page gave them. The url, method and timeout the core
+// reads are checked for their kind here; what they mean is the core's to say.
 function readRequestOptions(options) {
   if (options === null || typeof options !== 'object') {
     throw invalid('options', 'request needs an options object with a url, like wx.request');
   }
-  return plainObject(options, '', 0, (value, path, depth) => {
+  const copy = plainObject(options, '', 0, (value, path, depth) => {
     if (path === 'header') return value === null || value === undefined ? value : plainValue(value, path, depth);
     if (path === 'url' && typeof value === 'string' && value.length > MAX_URL_LENGTH) throw invalid('url', 'is longer than 8 KB');
     return value;
   });
+  if (typeof copy.url !== 'string') throw invalid('url', 'must be a string');
+  if (copy.method !== undefined && copy.method !== null && typeof copy.method !== 'string') throw invalid('method', "must be a string such as 'GET'");
+  if (copy.timeout !== undefined && copy.timeout !== null && typeof copy.timeout !== 'number') throw invalid('timeout', 'must be a number of milliseconds');
+  return copy;
 }
 
 // ensureLogin's options: { force, payload }, where `payload` is the JSON text of a plain copy of

@@ -9,7 +9,7 @@ use wasm_bindgen_test::*;
 
 use mp_session::wasm::Client;
 
-/// A platform written in JavaScript: `calls` records what the driver did.
+/// A platform written in JavaScript: `calls` records what the driver did (as in `sends` below).
 fn platform(methods: &str) -> JsValue {
     let source = format!(
         "const p = {{ calls: [], store: {{}}, {methods} }};
@@ -29,7 +29,7 @@ const GRANTING: &str = "
     },";
 
 fn client(platform: &JsValue, options: &str) -> Result<Client, JsValue> {
-    Client::new(options, platform.clone(), 7, Function::new_no_args(""))
+    Client::new(options, platform.clone(), 7, Function::new_no_args(""), sends("s.ok(op);").into())
 }
 
 fn field(value: &JsValue, key: &str) -> JsValue {
@@ -103,65 +103,131 @@ fn bad_options_throw_config_invalid_naming_the_option() {
 async fn a_throwing_listener_does_not_break_the_session() {
     let p = platform(GRANTING);
     let listener = Function::new_no_args("throw new Error('page bug')");
-    let c = Client::new(r#"{"baseUrl":"https://api.test"}"#, p, 1, listener).unwrap();
+    let c = Client::new(r#"{"baseUrl":"https://api.test"}"#, p, 1, listener, sends("").into()).unwrap();
     let state = JsFuture::from(c.ensure_login(false, None)).await.unwrap();
     assert_eq!(field(&state, "token"), "t1");
     JsFuture::from(c.logout()).await.unwrap();
 }
 
-/// Logs in, then answers page requests as `answer` says (synchronously, inside the call).
-fn platform_answering_requests(answer: &str) -> JsValue {
-    platform(&format!(
-        "login(o) {{ setTimeout(() => o.success({{ code: 'c1' }}), 0); }},
-         request(o) {{
-             if (o.url.endsWith('/auth/login')) {{
-                 setTimeout(() => o.success({{ statusCode: 200, data: '{{\"token\":\"t1\",\"expiresIn\":60}}' }}), 0);
-                 return {{ abort() {{}} }};
-             }}
-             {answer}
-         }},"
-    ))
-}
-
-#[wasm_bindgen_test]
-async fn a_platform_answering_inside_the_call_or_twice_settles_each_request_once() {
-    let sync = platform_answering_requests("o.success({ statusCode: 200, data: { n: 1 } }); return { abort() {} };");
-    let c = client(&sync, r#"{"baseUrl":"https://api.test"}"#).unwrap();
-    let options = JSON::parse(r#"{"url":"/api/me"}"#).unwrap();
-    let response = JsFuture::from(c.request("request", options.clone())).await.unwrap();
-    assert_eq!(field(&response, "statusCode"), 200);
-    // The next request still works: nothing was left borrowed or half-recorded.
-    assert_eq!(field(&JsFuture::from(c.request("request", options)).await.unwrap(), "statusCode"), 200);
-
-    let twice = platform_answering_requests(
-        "o.success({ statusCode: 200, data: {} }); o.fail({ errMsg: 'request:fail late' }); o.success({ statusCode: 500 });",
+/// The shim's request path as a script (`Sends`): records what the driver asked for, and answers
+/// each send as `on_send(id, op, n)` says (`n` counts the sends); by default 200 at once, inside
+/// the call. `s.until(line)` waits for a recorded line starting with `line`.
+fn sends(on_send: &str) -> JsValue {
+    let source = format!(
+        "const s = {{ calls: [], client: null, waiting: [], n: 0 }};
+         s.record = (line) => {{
+             s.calls.push(line);
+             s.waiting = s.waiting.filter(([prefix, resolve]) => !(line.startsWith(prefix) && (resolve(), true)));
+         }};
+         s.until = (prefix) => new Promise((resolve) =>
+             s.calls.some((c) => c.startsWith(prefix)) ? resolve() : s.waiting.push([prefix, resolve]));
+         s.header = (n, name, value) => s.record('header ' + n + ' ' + name + ': ' + value);
+         s.send = (id, op, url, header, timeout) => {{
+             s.record('send ' + id + ' ' + url + ' ' + header);
+             s.n++;
+             ((id, op, n) => {{ {on_send} }})(id, op, s.n);
+         }};
+         s.ok = (op) => s.client.sent(Date.now(), op, 200, NaN, undefined);
+         s.respond = (id, op) => s.record('respond ' + id);
+         s.reject = (id, e) => s.record('reject ' + id + ' ' + e.code);
+         s.abort = (op) => s.record('abort');
+         return s;"
     );
-    let c = client(&twice, r#"{"baseUrl":"https://api.test"}"#).unwrap();
-    let response = JsFuture::from(c.request("request", JSON::parse(r#"{"url":"/api/me"}"#).unwrap())).await.unwrap();
-    assert_eq!(field(&response, "statusCode"), 200, "the first answer counts");
+    Function::new_no_args(&source).call0(&JsValue::NULL).unwrap()
+}
 
-    let throwing = platform_answering_requests("throw new Error('request exploded');");
-    let c = client(&throwing, r#"{"baseUrl":"https://api.test"}"#).unwrap();
-    let error = JsFuture::from(c.request("request", JSON::parse(r#"{"url":"/api/me"}"#).unwrap())).await.unwrap_err();
-    assert_eq!(field(&error, "errMsg"), "request exploded");
+/// A client on `platform` whose request path is `sends`, as the JavaScript object the shim holds.
+fn client_with(platform: &JsValue, sends: &JsValue, options: &str) -> JsValue {
+    let client: JsValue =
+        Client::new(options, platform.clone(), 7, Function::new_no_args(""), sends.clone().into()).unwrap().into();
+    Reflect::set(sends, &"client".into(), &client).unwrap();
+    client
+}
+
+/// `client.request(Date.now(), id, url)`, as the shim calls it (`url` undefined: the previous one).
+fn request(client: &JsValue, id: u32, url: Option<&str>) {
+    let request: Function = field(client, "request").dyn_into().unwrap();
+    let args = Array::of3(&js_sys::Date::now().into(), &id.into(), &url.map_or(JsValue::UNDEFINED, JsValue::from));
+    request.apply(client, &args).unwrap();
+}
+
+async fn until(sends: &JsValue, line: &str) {
+    let until: Function = field(sends, "until").dyn_into().unwrap();
+    JsFuture::from(js_sys::Promise::from(until.call1(sends, &line.into()).unwrap())).await.unwrap();
 }
 
 #[wasm_bindgen_test]
-async fn a_getter_in_the_options_may_call_the_client_again() {
-    let p = platform_answering_requests("o.success({ statusCode: 200, data: {} }); return { abort() {} };");
-    let client_js: JsValue = client(&p, r#"{"baseUrl":"https://api.test"}"#).unwrap().into();
-    // Reading `url` makes another request: the driver is mid-read of these options then.
-    let options = Function::new_with_args(
-        "client",
-        "return { get url() { this.inner = client.request('request', { url: '/api/inner' }); return '/api/me'; } };",
-    )
-    .call1(&JsValue::NULL, &client_js)
-    .unwrap();
-    let request: Function = field(&client_js, "request").dyn_into().unwrap();
-    let outer = request.call2(&client_js, &"request".into(), &options).unwrap();
-    assert_eq!(field(&JsFuture::from(js_sys::Promise::from(outer)).await.unwrap(), "statusCode"), 200);
-    let inner = js_sys::Promise::from(field(&options, "inner"));
-    assert_eq!(field(&JsFuture::from(inner).await.unwrap(), "statusCode"), 200);
+async fn a_request_crosses_as_numbers_and_the_session_header_once() {
+    let s = sends("s.ok(op);");
+    let c = client_with(&platform(GRANTING), &s, r#"{"baseUrl":"https://api.test/v1/"}"#);
+    request(&c, 1, Some("/api/me"));
+    until(&s, "respond 1").await;
+    request(&c, 2, None);
+    request(&c, 3, Some("https://api.test/x"));
+    request(&c, 4, Some("https://elsewhere.test/y"));
+    assert_eq!(
+        calls(&s),
+        [
+            "header 1 Authorization: Bearer t1",
+            "send 1 https://api.test/v1/api/me 1",
+            "respond 1",
+            "send 2 https://api.test/v1/api/me 1",
+            "respond 2",
+            "send 3 https://api.test/x 1",
+            "respond 3",
+            // No token to another origin: header 0.
+            "send 4 https://elsewhere.test/y 0",
+            "respond 4",
+        ]
+    );
+}
+
+#[wasm_bindgen_test]
+async fn an_expired_answer_logs_in_again_and_replays_once_with_the_new_sessions_header() {
+    let s = sends("n === 1 ? s.client.sent(Date.now(), op, 401, NaN, undefined) : s.ok(op);");
+    let p = platform(GRANTING);
+    let c = client_with(&p, &s, r#"{"baseUrl":"https://api.test"}"#);
+    request(&c, 7, Some("/api/me"));
+    until(&s, "respond 7").await;
+    assert_eq!(
+        calls(&s),
+        [
+            "header 1 Authorization: Bearer t1",
+            "send 7 https://api.test/api/me 1",
+            "header 2 Authorization: Bearer t1",
+            "send 7 https://api.test/api/me 2",
+            "respond 7"
+        ]
+    );
+    assert_eq!(calls(&p).iter().filter(|c| c.starts_with("login")).count(), 2);
+}
+
+#[wasm_bindgen_test]
+async fn answers_inside_the_call_twice_or_nested_settle_each_request_once() {
+    // The first send answers twice and makes a request of its own from inside the call.
+    let s = sends(
+        "if (id === 1) { s.client.request(Date.now(), 2, '/api/inner'); s.ok(op); s.client.sendFailed(Date.now(), op, 'request:fail late', NaN); s.ok(op); } else s.ok(op);",
+    );
+    let c = client_with(&platform(GRANTING), &s, r#"{"baseUrl":"https://api.test"}"#);
+    request(&c, 1, Some("/api/me"));
+    until(&s, "respond 1").await;
+    until(&s, "respond 2").await;
+    let lines = calls(&s);
+    assert_eq!(lines.iter().filter(|l| l.starts_with("respond")).count(), 2, "{lines:?}");
+    // A URL the core refuses rejects at once, inside the call, and sends nothing.
+    request(&c, 3, Some("ftp://api.test/x"));
+    assert_eq!(calls(&s).last().unwrap(), "reject 3 CONFIG_INVALID");
+}
+
+#[wasm_bindgen_test]
+async fn a_failed_get_is_retried_once_then_rejects_network() {
+    let s = sends("s.client.sendFailed(Date.now(), op, 'request:fail offline', NaN);");
+    let c = client_with(&platform(GRANTING), &s, r#"{"baseUrl":"https://api.test"}"#);
+    request(&c, 5, Some("/api/me"));
+    until(&s, "reject 5").await;
+    let lines = calls(&s);
+    assert_eq!(lines.iter().filter(|l| l.starts_with("send 5")).count(), 2, "{lines:?}");
+    assert_eq!(lines.last().unwrap(), "reject 5 NETWORK");
 }
 
 /// Logs in with a reply carrying `user` and `session_key`; records the exchange's body.
@@ -179,7 +245,7 @@ async fn a_payload_is_posted_beside_the_code_and_the_kept_reply_arrives_as_an_ob
     let listener =
         Function::new_with_args("events", "return (e) => events.push(e)").call1(&JsValue::NULL, &events).unwrap();
     let options = r#"{"baseUrl":"https://api.test","replyFields":["user"]}"#;
-    let c = Client::new(options, p.clone(), 7, listener.unchecked_into()).unwrap();
+    let c = Client::new(options, p.clone(), 7, listener.unchecked_into(), sends("").into()).unwrap();
     let state = JsFuture::from(c.ensure_login(true, Some(r#"{"phoneCode":"P1"}"#.into()))).await.unwrap();
     assert_eq!(calls(&p)[1], r#"{"code":"c1","phoneCode":"P1"}"#);
     let reply = field(&state, "reply");

@@ -7,7 +7,7 @@ use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::core::{BodyValue, RequestSpec, SessionError, SessionEvent, SessionView};
+use crate::core::{SessionError, SessionEvent, SessionView};
 
 thread_local! {
     /// The JavaScript strings of the property names used here, made once each: decoding a name
@@ -54,9 +54,6 @@ extern "C" {
     /// setter on `Object.prototype`, and an exception must never unwind through wasm frames.
     #[wasm_bindgen(catch, js_namespace = Reflect, js_name = set)]
     fn set_own_property(target: &Object, key: &JsValue, value: &JsValue) -> Result<bool, JsValue>;
-    /// `Object.assign`, guarded for the same reason.
-    #[wasm_bindgen(catch, js_namespace = Object, js_name = assign)]
-    fn assign(target: &Object, source: &JsValue) -> Result<Object, JsValue>;
     #[wasm_bindgen(catch, js_namespace = JSON, js_name = parse)]
     fn parse_json(text: &JsValue) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_namespace = JSON, js_name = stringify)]
@@ -65,37 +62,6 @@ extern "C" {
 
 fn set_value(target: &Object, key: &JsValue, value: &JsValue) {
     let _ = set_own_property(target, key, value);
-}
-
-/// A copy of `source`'s own enumerable properties in a new plain object.
-fn copy_of(source: &JsValue) -> Object {
-    let copy = Object::new();
-    let _ = assign(&copy, source);
-    copy
-}
-
-fn invalid(option: &str, reason: &str) -> SessionError {
-    SessionError::ConfigInvalid { option: option.into(), reason: reason.into() }
-}
-
-/// An optional value: absent (`undefined`/`null`) is `None`; present but not convertible is a
-/// `CONFIG_INVALID` naming `key` and saying what was `expected`.
-fn optional<T>(
-    options: &JsValue,
-    key: &'static str,
-    expected: &str,
-    convert: impl Fn(&JsValue) -> Option<T>,
-) -> Result<Option<T>, SessionError> {
-    let value = get(options, key);
-    if value.is_undefined() || value.is_null() {
-        return Ok(None);
-    }
-    convert(&value).map(Some).ok_or_else(|| invalid(key, expected))
-}
-
-/// A scalar of a response body: a number or a string.
-fn body_value(value: &JsValue) -> Option<BodyValue> {
-    value.as_f64().map(BodyValue::Number).or_else(|| value.as_string().map(BodyValue::Text))
 }
 
 /// `{ code, retryable, option?, reason?, errcode?, errMsg?, statusCode?, during?, afterMs?,
@@ -191,64 +157,4 @@ pub fn body_text(data: &JsValue, max: u32) -> String {
         Some(t) if t.length() <= max => text.as_string().unwrap_or_default(),
         _ => String::new(),
     }
-}
-
-/// What the core needs of a request's options: `url`, `method`, `timeout`.
-pub fn read_request(options: &JsValue) -> Result<RequestSpec, SessionError> {
-    let bad = |option: &str, reason: &str| SessionError::ConfigInvalid { option: option.into(), reason: reason.into() };
-    if !options.is_object() {
-        return Err(bad("options", "request needs an options object with a url, like wx.request"));
-    }
-    let url = get(options, "url").as_string().ok_or_else(|| bad("url", "must be a string"))?;
-    let method = optional(options, "method", "must be a string such as 'GET'", JsValue::as_string)?;
-    let timeout_ms = optional(options, "timeout", "must be a number of milliseconds", JsValue::as_f64)?;
-    let method = method.unwrap_or_else(|| "GET".to_string());
-    Ok(RequestSpec { url, method, timeout_ms })
-}
-
-/// The page's options for one send: a copy with the resolved URL, the token header (its name, and
-/// the JavaScript strings of its name and value) merged over the page's headers, and the remaining
-/// time as `timeout`.
-pub fn send_options(options: &JsValue, url: &str, auth: Option<(&str, &JsValue, &JsValue)>, timeout_ms: u32) -> Object {
-    let copy = copy_of(options);
-    set(&copy, "url", url.into());
-    set(&copy, "timeout", timeout_ms.into());
-    let header = get(options, "header");
-    let page_headers = header.is_object();
-    let merged = if page_headers { copy_of(&header) } else { Object::new() };
-    if let Some((name, name_js, value_js)) = auth {
-        // The SDK's header replaces the page's in any letter case: HTTP names are case-blind, and
-        // two of them would send the page's stale token beside ours.
-        if page_headers {
-            for key in Object::keys(&merged).iter() {
-                if key.as_string().is_some_and(|k| k.eq_ignore_ascii_case(name)) {
-                    let _ = Reflect::delete_property(&merged, &key);
-                }
-            }
-        }
-        set_value(&merged, name_js, value_js);
-    }
-    set(&copy, "header", merged.into());
-    copy
-}
-
-/// The value at `path` in a response body (parsed if it is JSON text), when it is a scalar.
-pub fn body_code(data: &JsValue, path: &[String]) -> Option<BodyValue> {
-    // Parsed in JavaScript: the body never has to be copied into wasm memory.
-    let parsed;
-    let mut node = if data.is_string() {
-        parsed = parse_json(data).ok()?;
-        &parsed
-    } else {
-        data
-    };
-    let mut owned;
-    for key in path {
-        if !node.is_object() {
-            return None;
-        }
-        owned = get_value(node, &JsValue::from_str(key));
-        node = &owned;
-    }
-    body_value(node)
 }

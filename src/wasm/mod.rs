@@ -2,6 +2,10 @@
 //! answers, performs the effects the core asks for, keeps one timer for the core's deadlines, and
 //! settles the JavaScript promises. Nothing here decides policy.
 //!
+//! Pages' requests take the narrow path (docs/boundary.md): the shim keeps each request's options
+//! and task and performs its sends ([`Sends`]); only ids, numbers and the URL cross, four times a
+//! warm request. Logins and storage, once per session, are performed here on the platform object.
+//!
 //! Exception safety: a page can hand the platform functions that throw, re-enter the client from a
 //! callback, or answer synchronously. So every JS call made from here returns a `Result` (or is
 //! made on values this module built), and no `RefCell` borrow is held across one. Platform answers
@@ -19,7 +23,8 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 
 use crate::core::{
-    AuthHeader, ConfigInput, Core, Effect, Millis, OpId, Outcome, Output, Payload, ResponseSummary, WaiterId,
+    AuthHeader, BodyValue, ConfigInput, Core, Effect, Millis, OpId, Outcome, Output, Payload, PlatformFailure,
+    RequestSpec, ResponseSummary, WaiterId,
 };
 use platform::Awaiting;
 
@@ -35,6 +40,29 @@ extern "C" {
     type Bindable;
     #[wasm_bindgen(method, js_name = bind)]
     fn bind_number(this: &Bindable, context: &JsValue, number: u32) -> Function;
+
+    /// The shim's half of the request path (`js/index.js`, one per client): it keeps each page
+    /// request's own options, files and task in JavaScript by the shim's request id, performs the
+    /// sends this driver asks for, and settles the page's promise. Only numbers and short strings
+    /// cross (docs/boundary.md); each method catches what the platform throws.
+    pub type Sends;
+    /// Send page request `request` as platform call `op` to `url`, with the token header of
+    /// `header` (0: none) and `timeout_ms`. The answer comes back through `Client::sent` or
+    /// `Client::send_failed` with `op`.
+    #[wasm_bindgen(method, catch)]
+    fn send(this: &Sends, request: u32, op: u32, url: &str, header: u32, timeout_ms: u32) -> Result<(), JsValue>;
+    /// The token header of a new session, numbered `header`: sent once, used by every send of it.
+    #[wasm_bindgen(method, catch, js_name = header)]
+    fn session_header(this: &Sends, header: u32, name: &str, value: &str) -> Result<(), JsValue>;
+    /// Resolve page request `request` with the platform's answer to `op`.
+    #[wasm_bindgen(method, catch)]
+    fn respond(this: &Sends, request: u32, op: u32) -> Result<(), JsValue>;
+    /// Reject page request `request` with an error (a code and fields).
+    #[wasm_bindgen(method, catch)]
+    fn reject(this: &Sends, request: u32, error: JsValue) -> Result<(), JsValue>;
+    /// Abort the platform task of `op` (its request timed out); no answer is expected.
+    #[wasm_bindgen(method, catch)]
+    fn abort(this: &Sends, op: u32) -> Result<(), JsValue>;
 }
 
 fn now() -> Millis {
@@ -57,39 +85,33 @@ struct Driver {
     /// The shared answer callback bound to this client and to success / failure, made once: a
     /// platform call binds only its op id to them.
     answer: Rc<(Function, Function)>,
-    /// The JavaScript strings of the token header last sent (name, value), kept with the core's
-    /// header they were made from: every send of a session reuses them.
-    header: Option<(Rc<AuthHeader>, Rc<HeaderStrings>)>,
+    /// The token header last handed to the shim, and its number there: every send of a session
+    /// names it by that number.
+    header: Option<(Rc<AuthHeader>, u32)>,
     /// Platform calls whose answer has not come yet, and what each answers; a second answer to
     /// the same op is ignored.
     awaiting: Vec<(OpId, Awaiting)>,
-    /// Pages' requests: the platform method (`request`, `uploadFile`, `downloadFile`) and options.
-    requests: Vec<(WaiterId, &'static str, Rc<JsValue>)>,
-    /// Request tasks on the wire, for aborting them.
-    tasks: Vec<(OpId, JsValue)>,
-    /// The platform response being handed to the core, for the `Respond` it may cause.
-    answering: Option<(OpId, JsValue)>,
+    /// Pages' requests: the core's waiter and the shim's request id.
+    requests: Vec<(WaiterId, u32)>,
+    /// The URL of the latest request, for the next one that names none.
+    last_url: String,
+    /// Performs the sends and settles the pages' requests.
+    sends: Rc<Sends>,
     /// The frozen `{ token, expiresAt, reply? }` last handed out by `readySession`, by generation:
     /// warm calls reuse it instead of building an object and a token string each time.
     warm_view: Option<(u32, JsValue)>,
 }
 
 impl Drop for Driver {
-    /// A client that goes away leaves no timer behind and nothing on the wire.
+    /// A client that goes away leaves no timer behind (the shim aborts its sends on dispose).
     fn drop(&mut self) {
         if let Some((_, handle)) = self.timer.take() {
             let _ = clear_timeout(&handle);
-        }
-        for (_, task) in self.tasks.drain(..) {
-            platform::abort(&task);
         }
     }
 }
 
 type Shared = Rc<RefCell<Driver>>;
-
-/// A token header's name and value as JavaScript strings.
-type HeaderStrings = (JsValue, JsValue);
 
 /// The callbacks every platform call and timer answers through, made once per wasm instance.
 struct Callbacks {
@@ -139,10 +161,16 @@ impl Drop for Client {
 #[wasm_bindgen]
 impl Client {
     /// The JSON text of `createClient`'s options (the shim's plain copy, less `platform` and
-    /// `wasmPath`), the platform object, a random seed for retry jitter, and the event listener.
-    /// Throws the error object of `CONFIG_INVALID` when an option is wrong.
+    /// `wasmPath`), the platform object, a random seed for retry jitter, the event listener and
+    /// the shim's request path. Throws the error object of `CONFIG_INVALID` when an option is wrong.
     #[wasm_bindgen(constructor)]
-    pub fn new(options: &str, platform: JsValue, jitter_seed: u32, listener: Function) -> Result<Client, JsValue> {
+    pub fn new(
+        options: &str,
+        platform: JsValue,
+        jitter_seed: u32,
+        listener: Function,
+        sends: Sends,
+    ) -> Result<Client, JsValue> {
         let config =
             ConfigInput::from_json(options).and_then(ConfigInput::validate).map_err(|e| interop::error_to_js(&e))?;
         let id = NEXT_CLIENT.with(|next| next.replace(next.get().wrapping_add(1)));
@@ -163,8 +191,8 @@ impl Client {
             header: None,
             awaiting: Vec::new(),
             requests: Vec::new(),
-            tasks: Vec::new(),
-            answering: None,
+            last_url: String::new(),
+            sends: Rc::new(sends),
             warm_view: None,
         };
         let shared = Rc::new(RefCell::new(driver));
@@ -220,25 +248,65 @@ impl Client {
         self.promise_for(waiter)
     }
 
-    /// `wx.request`, `wx.uploadFile` or `wx.downloadFile` (by `kind`) with the token and expiry
-    /// handling; resolves with the platform's own success object. `options` is the shim's plain
-    /// copy of the page's options (own data properties only), so reading it runs no page code.
-    pub fn request(&self, kind: &str, options: JsValue) -> Promise {
-        let kind: &'static str = match kind {
-            "uploadFile" => "uploadFile",
-            "downloadFile" => "downloadFile",
-            _ => "request",
-        };
-        let started =
-            interop::read_request(&options).and_then(|spec| self.shared.borrow_mut().core.request(now(), spec));
-        match started {
-            Ok(waiter) => {
-                // Recorded before the core's effects are performed: the send looks its options up.
-                self.shared.borrow_mut().requests.push((waiter, kind, Rc::new(options)));
-                self.promise_for(waiter)
+    /// Page request `request` (the shim's id; the shim keeps its options) to `url`, at `now` (the
+    /// shim's `Date.now()`, one crossing less). `url` is left out (`undefined`) when it is the
+    /// previous request's, so a page calling one endpoint copies no string per request. The core
+    /// decides where it goes, whether it carries the token and how "expired" is handled; it ends
+    /// with `Sends::respond`, or `Sends::reject` (at once for a request the core refuses).
+    pub fn request(
+        &self,
+        now: f64,
+        request: u32,
+        url: Option<String>,
+        method: Option<String>,
+        timeout_ms: Option<f64>,
+    ) {
+        let method = method.unwrap_or_else(|| String::from("GET"));
+        let started = {
+            let mut driver = self.shared.borrow_mut();
+            if let Some(url) = url {
+                driver.last_url = url;
             }
-            Err(error) => Promise::reject(&interop::error_to_js(&error)),
+            let url = driver.last_url.clone();
+            driver.core.request(now as Millis, RequestSpec { url, method, timeout_ms })
+        };
+        match started {
+            // Recorded before the core's effects are performed: the send looks its request id up.
+            Ok(waiter) => self.shared.borrow_mut().requests.push((waiter, request)),
+            Err(error) => {
+                let sends = Rc::clone(&self.shared.borrow().sends);
+                let _ = sends.reject(request, interop::error_to_js(&error));
+            }
         }
+        pump(&self.shared);
+    }
+
+    /// The platform's success answer to send `op`, at `now`: its HTTP status and, when
+    /// `expiredWhen.bodyField` is set (`bodyField`), the scalar the shim found there (a number,
+    /// else NaN, or a string).
+    pub fn sent(&self, now: f64, op: u32, status: f64, body_number: f64, body_text: Option<String>) {
+        let body_code = match body_text {
+            Some(text) => Some(BodyValue::Text(text)),
+            None if body_number.is_nan() => None,
+            None => Some(BodyValue::Number(body_number)),
+        };
+        let summary = ResponseSummary { status: status as u16, body_code };
+        on_sent(&self.shared, now as Millis, OpId(op), Ok(summary));
+    }
+
+    /// The platform's failure answer to send `op`, at `now`: its `errMsg` and `errno` (NaN when it
+    /// has none).
+    #[wasm_bindgen(js_name = sendFailed)]
+    pub fn send_failed(&self, now: f64, op: u32, errmsg: String, errno: f64) {
+        let errno = (!errno.is_nan()).then_some(errno as i64);
+        on_sent(&self.shared, now as Millis, OpId(op), Err(PlatformFailure { errmsg, errno }));
+    }
+
+    /// `expiredWhen.bodyField` as a dotted path: where the shim looks in a response body for the
+    /// code that says the session expired. `undefined` when none is configured.
+    #[wasm_bindgen(js_name = bodyField)]
+    pub fn body_field(&self) -> Option<String> {
+        self.shared.borrow().core.config().requests.expired_body_field.as_ref().map(|path| path.join("."))
     }
 
     /// A promise settled when the core settles `waiter`; then performs what the core asked for.
@@ -264,11 +332,6 @@ fn take_waiter(shared: &Shared, waiter: WaiterId) -> Option<(WaiterId, Function,
     take(&mut shared.borrow_mut().waiters, |(w, _, _)| *w == waiter)
 }
 
-/// Removes and returns the platform task of send `op`.
-fn take_task(shared: &Shared, op: OpId) -> Option<JsValue> {
-    take(&mut shared.borrow_mut().tasks, |(o, _)| *o == op).map(|(_, task)| task)
-}
-
 /// `function.bind(null, number)`.
 fn bind(function: &JsValue, number: u32) -> Function {
     function.unchecked_ref::<Bindable>().bind_number(&JsValue::NULL, number)
@@ -280,18 +343,20 @@ fn answer_callbacks(shared: &Shared, op: OpId) -> (Function, Function) {
     (bind(&answer.0, op.0), bind(&answer.1, op.0))
 }
 
-/// The JavaScript strings of `auth`'s name and value: made once per session (per header the core
-/// builds), not once per send.
-fn header_strings(shared: &Shared, auth: &Rc<AuthHeader>) -> Rc<HeaderStrings> {
-    let mut driver = shared.borrow_mut();
-    if let Some((made_from, strings)) = &driver.header {
-        if Rc::ptr_eq(made_from, auth) {
-            return Rc::clone(strings);
+/// The number of `auth` in the shim: a new session's header is handed over once, with a new
+/// number; every later send of that session names it by number.
+fn header_number(shared: &Shared, auth: &Rc<AuthHeader>) -> u32 {
+    let (number, sends) = {
+        let mut driver = shared.borrow_mut();
+        match &driver.header {
+            Some((made_from, number)) if Rc::ptr_eq(made_from, auth) => return *number,
+            Some((_, number)) => driver.header = Some((Rc::clone(auth), number.wrapping_add(1).max(1))),
+            None => driver.header = Some((Rc::clone(auth), 1)),
         }
-    }
-    let strings = Rc::new((JsValue::from_str(&auth.name), JsValue::from_str(auth.value.expose())));
-    driver.header = Some((Rc::clone(auth), Rc::clone(&strings)));
-    strings
+        (driver.header.as_ref().map_or(1, |(_, n)| *n), Rc::clone(&driver.sends))
+    };
+    let _ = sends.session_header(number, &auth.name, auth.value.expose());
+    number
 }
 
 /// Drains the core's outputs, performing each with no borrow held (a listener or a settled
@@ -305,9 +370,12 @@ fn pump(shared: &Shared) {
                 send(shared, op, waiter, &url, auth.as_ref(), timeout_ms);
             }
             Some(Output::Effect { op, effect: Effect::Abort }) => {
-                if let Some(task) = take_task(shared, op) {
-                    platform::abort(&task);
-                }
+                let sends = {
+                    let mut driver = shared.borrow_mut();
+                    take(&mut driver.awaiting, |(o, _)| *o == op);
+                    Rc::clone(&driver.sends)
+                };
+                let _ = sends.abort(op.0);
             }
             Some(Output::Effect { op, effect }) => {
                 let (success, fail) = answer_callbacks(shared, op);
@@ -318,22 +386,15 @@ fn pump(shared: &Shared) {
                 platform::call_with(&platform, method, &options, success, &fail);
             }
             Some(Output::Respond { waiter, result }) => {
-                let response = {
+                let (request, sends) = {
                     let mut driver = shared.borrow_mut();
-                    driver.requests.retain(|(w, _, _)| *w != waiter);
-                    match (&result, &driver.answering) {
-                        // Taken, not copied: the answer being handled settles this one request.
-                        (Ok(op), Some((answered, _))) if op == answered => driver.answering.take().map(|(_, r)| r),
-                        _ => None,
-                    }
+                    let request = take(&mut driver.requests, |(w, _)| *w == waiter).map(|(_, r)| r);
+                    (request, Rc::clone(&driver.sends))
                 };
-                if let Some((_, resolve, reject)) = take_waiter(shared, waiter) {
-                    let _ = match (result, response) {
-                        (Ok(_), Some(response)) => resolve.call1(&JsValue::UNDEFINED, &response),
-                        (Err(error), _) => reject.call1(&JsValue::UNDEFINED, &interop::error_to_js(&error)),
-                        (Ok(_), None) => {
-                            reject.call1(&JsValue::UNDEFINED, &JsValue::from_str("mp-session: response lost"))
-                        }
+                if let Some(request) = request {
+                    let _ = match result {
+                        Ok(op) => sends.respond(request, op.0),
+                        Err(error) => sends.reject(request, interop::error_to_js(&error)),
                     };
                 }
             }
@@ -360,58 +421,41 @@ fn pump(shared: &Shared) {
     rearm_timer(shared);
 }
 
-/// Sends a page's request: its own options, the resolved URL and the token header.
+/// Asks the shim to send a page's request to `url`, with the token header when it has one.
 fn send(shared: &Shared, op: OpId, waiter: WaiterId, url: &str, auth: Option<&Rc<AuthHeader>>, timeout_ms: u32) {
-    let (success, fail) = answer_callbacks(shared, op);
-    let header = auth.map(|auth| (auth.name.as_str(), header_strings(shared, auth)));
-    let (platform, kind, options) = {
+    let header = auth.map_or(0, |auth| header_number(shared, auth));
+    let (request, sends) = {
         let mut driver = shared.borrow_mut();
-        let found =
-            driver.requests.iter().find(|(w, _, _)| *w == waiter).map(|(_, kind, options)| (*kind, Rc::clone(options)));
-        let Some((kind, options)) = found else { return };
-        driver.awaiting.push((op, Awaiting::Send(kind)));
-        // A placeholder until the platform returns its task: it may answer before it returns.
-        driver.tasks.push((op, JsValue::UNDEFINED));
-        (Rc::clone(&driver.platform), kind, options)
+        let Some(&(_, request)) = driver.requests.iter().find(|(w, _)| *w == waiter) else { return };
+        driver.awaiting.push((op, Awaiting::Send));
+        (request, Rc::clone(&driver.sends))
     };
-    let header = header.as_ref().map(|(name, strings)| (*name, &strings.0, &strings.1));
-    let options = interop::send_options(&options, url, header, timeout_ms);
-    let task = platform::call_with(&platform, kind, &options, success, &fail);
-    let mut driver = shared.borrow_mut();
-    if let Some(entry) = driver.tasks.iter_mut().find(|(o, _)| *o == op) {
-        entry.1 = task;
-    }
+    // May answer synchronously: the answer finds `op` awaited and no borrow held.
+    let _ = sends.send(request, op.0, url, header, timeout_ms);
 }
 
-/// The platform's answer to call `op` (through the bound `answer` callback).
+/// The platform's answer to call `op` (through the bound `answer` callback): not a send, whose
+/// answers come through `Client::sent` and `Client::send_failed`.
 fn on_answer(shared: &Shared, op: OpId, ok: bool, response: JsValue) {
-    let (awaiting, body_field) = {
+    let awaiting = {
         let mut driver = shared.borrow_mut();
-        let Some((_, awaiting)) = take(&mut driver.awaiting, |(o, _)| *o == op) else { return };
-        (awaiting, driver.core.config().requests.expired_body_field.clone())
+        match take(&mut driver.awaiting, |(o, a)| *o == op && !matches!(a, Awaiting::Send)) {
+            Some((_, awaiting)) => awaiting,
+            None => return,
+        }
     };
-    let Awaiting::Send(kind) = awaiting else {
-        let outcome = platform::outcome(awaiting, ok, &response);
-        shared.borrow_mut().core.handle(now(), op, outcome);
-        pump(shared);
-        return;
-    };
-    let (summary, response) = if ok {
-        let summary = ResponseSummary {
-            status: interop::field(&response, "statusCode").as_f64().map_or(0, |s| s as u16),
-            body_code: body_field
-                .as_ref()
-                .and_then(|path| interop::body_code(&interop::field(&response, "data"), path)),
-        };
-        (Ok(summary), response)
-    } else {
-        (Err(platform::failure_from(kind, &response)), JsValue::UNDEFINED)
-    };
-    take_task(shared, op);
-    shared.borrow_mut().answering = Some((op, response));
-    shared.borrow_mut().core.handle(now(), op, Outcome::Sent(summary));
+    let outcome = platform::outcome(awaiting, ok, &response);
+    shared.borrow_mut().core.handle(now(), op, outcome);
     pump(shared);
-    shared.borrow_mut().answering = None;
+}
+
+/// The answer to send `op`, if it is still awaited (a second answer, or one after an abort, is not).
+fn on_sent(shared: &Shared, now: Millis, op: OpId, answer: Result<ResponseSummary, PlatformFailure>) {
+    let awaited = take(&mut shared.borrow_mut().awaiting, |(o, a)| *o == op && matches!(a, Awaiting::Send));
+    if awaited.is_some() {
+        shared.borrow_mut().core.handle(now, op, Outcome::Sent(answer));
+        pump(shared);
+    }
 }
 
 fn rearm_timer(shared: &Shared) {
@@ -419,11 +463,12 @@ fn rearm_timer(shared: &Shared) {
         let driver = shared.borrow();
         (driver.core.poll_timeout(), driver.timer.as_ref().map(|(at, _)| *at))
     };
-    // An armed timer due no later than the core's next deadline stays: firing early costs one
-    // idle tick, while re-arming on every request (each has its own deadline) costs two timer
-    // calls. With no deadline left it is cleared, so an idle client holds no timer.
-    if let (Some(armed), Some(deadline)) = (armed, wanted) {
-        if deadline >= armed {
+    // An armed timer due no later than the core's next deadline stays, and so does one when no
+    // deadline is left: firing early costs one idle tick, while re-arming on every request (each
+    // has its own deadline) costs four crossings (a clone, setTimeout, clearTimeout, a drop). An
+    // idle client's timer fires once more and is then gone.
+    if let Some(armed) = armed {
+        if wanted.is_none_or(|deadline| deadline >= armed) {
             return;
         }
     }

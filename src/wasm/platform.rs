@@ -25,8 +25,8 @@ pub enum Awaiting {
     CheckSession,
     Code,
     Reply,
-    /// A page's request, by its method name.
-    Send(&'static str),
+    /// A page's request (the shim performs it and answers through `sent` / `sendFailed`).
+    Send,
 }
 
 /// The platform method and options for `effect` (not `Send`/`Abort`, which the driver performs).
@@ -55,8 +55,8 @@ pub fn prepare(effect: Effect) -> (Awaiting, &'static str, Object) {
             ]);
             (Awaiting::Reply, "request", options)
         }
-        // Performed by the driver itself (it keeps the page's options and the task); never here.
-        Effect::Send { .. } | Effect::Abort => (Awaiting::Send("request"), "request", Object::new()),
+        // Performed by the shim (it keeps the page's options and the task); never here.
+        Effect::Send { .. } | Effect::Abort => (Awaiting::Send, "request", Object::new()),
     }
 }
 
@@ -106,9 +106,7 @@ pub fn outcome(awaiting: Awaiting, ok: bool, response: &JsValue) -> Outcome {
             };
             HttpReply { status, body }
         })),
-        Awaiting::Send(method) => {
-            Outcome::Sent(Err(failure_from(method, &JsValue::from_str("sends are answered by the driver"))))
-        }
+        Awaiting::Send => Outcome::Sent(Err(PlatformFailure::new("request:fail sends are answered by the shim"))),
     }
 }
 
@@ -142,14 +140,6 @@ pub fn call_with(
             let _ = fail.call1(&JsValue::UNDEFINED, &thrown);
             JsValue::UNDEFINED
         }
-    }
-}
-
-/// Aborts a request task, ignoring what a page's task might throw.
-pub fn abort(task: &JsValue) {
-    if let Ok(abort) = field(task, "abort").dyn_into::<Function>() {
-        // `call1` with `undefined`, not `call0`: one import less in the wasm.
-        let _ = abort.call1(task, &JsValue::UNDEFINED);
     }
 }
 

@@ -51,7 +51,7 @@ function launch(world, profile, opts = {}) {
   const clock = opts.clock || createFakeClock();
   const logs = [];
   const storage = opts.storage || new SimStorage();
-  const sim = createSimulator({ appDir: world.appDir, serverUrl: world.url, profile, clock, storage });
+  const sim = createSimulator({ appDir: world.appDir, serverUrl: world.url, profile, clock, storage, countCrossings: opts.countCrossings });
   // Capture what the SDK might print, to check tokens never reach a log.
   sim.context.console = new Proxy(console, { get: (target, level) => (...args) => logs.push(args.map(String).join(' ')) });
   const { createClient, MpSessionError } = sim.require('mp-session');

@@ -153,6 +153,33 @@ for (const profile of ['ios', 'android']) {
       assert.deepEqual(sent, [['X-Other', 'Authorization']], 'one Authorization header, the SDK\'s');
     });
 
+    test('a platform request that answers inside the call, twice, throws or is missing: each request settles once', async () => {
+      const unhandled = watchUnhandled();
+      const { sim, client } = launch(world, profile);
+      const auth = client();
+      await auth.ensureLogin();
+      const request = sim.wx.request;
+      const answering = (answer) => { sim.wx.request = (opts) => answer(opts); };
+      answering((opts) => { opts.success({ statusCode: 200, data: { n: 1 } }); return { abort() {} }; });
+      assert.equal((await auth.request({ url: '/api/me' })).data.n, 1, 'an answer inside the call');
+      assert.equal((await auth.request({ url: '/api/me' })).data.n, 1, 'and the next request still works');
+      answering((opts) => { opts.success({ statusCode: 200, data: { n: 2 } }); opts.fail({ errMsg: 'request:fail late' }); opts.success({ statusCode: 500 }); });
+      assert.equal((await auth.request({ url: '/api/me' })).data.n, 2, 'the first of three answers counts');
+      answering(() => { throw new Error('request exploded'); });
+      const thrown = await rejection(auth.request({ url: '/api/me', method: 'POST' }));
+      assert.equal(thrown.code, 'NETWORK');
+      assert.equal(thrown.errMsg, 'request exploded');
+      sim.wx.request = request;
+      const uploadFile = sim.wx.uploadFile;
+      sim.wx.uploadFile = undefined;
+      const missing = await rejection(auth.uploadFile({ url: '/api/avatar', filePath: 'wxfile://x', name: 'file' }));
+      assert.equal(missing.code, 'NETWORK');
+      assert.match(missing.errMsg, /uploadFile is not available/);
+      sim.wx.uploadFile = uploadFile;
+      assert.equal((await auth.request({ url: '/api/me' })).statusCode, 200);
+      await unhandled.check();
+    });
+
     test('a server granting sub-second sessions gets BAD_RESPONSE, not a login storm', async () => {
       const { sim, clock, client } = launch(world, profile);
       await admin(world.url, '/admin/inject-login', { status: 200, body: { token: 'tiny-life', expiresIn: 1e-9 } });

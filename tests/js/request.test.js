@@ -19,6 +19,23 @@ for (const profile of ['ios', 'android']) {
       assert.equal(sim.count('login'), 1);
     });
 
+    test('a warm request crosses JS↔wasm at most 4 times: request, send, sent, respond (docs/boundary.md)', async (t) => {
+      const { sim, client } = launch(world, profile, { countCrossings: true });
+      const auth = client();
+      await auth.request({ url: '/api/me' }); // the login, the timer and the URL's first crossing
+      const calls = 20;
+      const before = { total: sim.crossings.total, byName: Object.assign({}, sim.crossings.byName) };
+      for (let i = 0; i < calls; i++) assert.equal((await auth.request({ url: '/api/me', header: { 'X-Trace': String(i) } })).statusCode, 200);
+      const perRequest = (sim.crossings.total - before.total) / calls;
+      const which = Object.entries(sim.crossings.byName).map(([name, n]) => [name, n - (before.byName[name] || 0)]).filter(([, n]) => n > 0);
+      t.diagnostic(`${perRequest} crossings per warm request: ${which.map(([name, n]) => `${name} ×${n / calls}`).join(', ')}`);
+      assert.ok(perRequest <= 4, `${perRequest} crossings per warm request (${JSON.stringify(which)})`);
+      // A new URL crosses once more (its text), then rides along again.
+      const mark = sim.crossings.total;
+      await auth.request({ url: '/api/me?other' });
+      assert.ok(sim.crossings.total - mark <= 5, `${sim.crossings.total - mark} crossings for a request to a new URL`);
+    });
+
     test('50 concurrent requests after the server revokes every token: one re-login, 50 × 200', async (t) => {
       const { sim, client } = launch(world, profile);
       const auth = client();

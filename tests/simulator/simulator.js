@@ -428,9 +428,26 @@ function createSimulator(options) {
       if (!file.startsWith(appDir) || !fs.existsSync(file)) return Promise.reject(new Error(`no such file in the code package: ${wasmPath}`));
       let bytes = fs.readFileSync(file);
       if (wasmPath.endsWith('.br')) bytes = zlib.brotliDecompressSync(bytes);
-      return WebAssembly.instantiate(bytes, imports);
+      if (!options.countCrossings) return WebAssembly.instantiate(bytes, imports);
+      // Every call across the boundary, either way, counted in sim.crossings (by function name).
+      const count = (name, fn) => function () {
+        crossings.total++;
+        crossings.byName[name] = (crossings.byName[name] || 0) + 1;
+        return fn.apply(this, arguments);
+      };
+      const counted = {};
+      for (const [module, fns] of Object.entries(imports)) {
+        counted[module] = {};
+        for (const [name, fn] of Object.entries(fns)) counted[module][name] = typeof fn === 'function' ? count(`import ${name}`, fn) : fn;
+      }
+      return WebAssembly.instantiate(bytes, counted).then(({ instance, module }) => {
+        const exports = {};
+        for (const [name, value] of Object.entries(instance.exports)) exports[name] = typeof value === 'function' ? count(`export ${name}`, value) : value;
+        return { instance: { exports }, module };
+      });
     },
   };
+  const crossings = { total: 0, byName: {} };
 
   // --- the sandbox ---
   const sandbox = {
@@ -655,6 +672,8 @@ function createSimulator(options) {
     timeline,
     faults,
     profile,
+    // With options.countCrossings: calls between JS and the wasm, { total, byName }.
+    crossings,
     require(spec) {
       return load(resolve('/', spec));
     },

@@ -1,0 +1,194 @@
+'use strict';
+// The request path's JavaScript half, one per client: the host side of the boundary for
+// auth.request/uploadFile/downloadFile (docs/boundary.md). The page's own data (its options, body,
+// files, headers) and the platform's tasks and answers stay here, referred to by number; the core
+// decides where each request goes, whether it carries the token and what an answer means. Four
+// crossings a warm request: client.request, path.send, client.sent, path.respond.
+const { MpSessionError } = require('./errors.js');
+
+// Longest expiredWhen.bodyField value taken into wasm memory (options' strings are as long at most).
+const MAX_BODY_CODE_LENGTH = 8192;
+// Longest errMsg taken into wasm memory; a longer one becomes `<method>:fail`.
+const MAX_ERRMSG_LENGTH = 1024;
+
+function defineOwn(target, key, value) {
+  // Defined, not assigned: a setter a page put on Object.prototype never sees our options.
+  Object.defineProperty(target, key, { value: value, enumerable: true, writable: true, configurable: true });
+}
+
+// The value at `path` of a response body, parsed if it is JSON text, when it is a number or a
+// string: [number or NaN, string or undefined].
+function bodyCode(data, path) {
+  let node = data;
+  if (typeof node === 'string') {
+    try {
+      node = JSON.parse(node);
+    } catch (error) {
+      return [NaN, undefined];
+    }
+  }
+  for (const key of path) {
+    if (node === null || typeof node !== 'object') return [NaN, undefined];
+    node = node[key];
+  }
+  if (typeof node === 'number') return [node, undefined];
+  if (typeof node === 'string' && node.length <= MAX_BODY_CODE_LENGTH) return [NaN, node];
+  return [NaN, undefined];
+}
+
+// What a platform's fail callback (or a throw) said: its errMsg (or message) when it is a short
+// string, else `<method>:fail`; and its errno, NaN when it has none.
+function failureOf(method, error) {
+  let errMsg;
+  let errno = NaN;
+  try {
+    const text = error && (typeof error.errMsg === 'string' ? error.errMsg : error.message);
+    if (typeof text === 'string' && text.length <= MAX_ERRMSG_LENGTH) errMsg = text;
+    if (error && typeof error.errno === 'number') errno = error.errno;
+  } catch (e) {
+    // A hostile error object: its text is not needed.
+  }
+  return [errMsg === undefined ? method + ':fail' : errMsg, errno];
+}
+
+// The options of one send: the page's own, with the core's URL and timeout and the token header
+// (`token`: [name, value] or undefined) merged over the page's headers.
+function sendOptions(pageOptions, url, timeout, token) {
+  const options = {};
+  for (const key of Object.keys(pageOptions)) defineOwn(options, key, pageOptions[key]);
+  const pageHeader = pageOptions.header;
+  const header = {};
+  if (pageHeader !== null && typeof pageHeader === 'object') {
+    // The SDK's header replaces the page's in any letter case: HTTP names are case-blind, and two
+    // of them would send the page's stale token beside ours.
+    const ours = token ? token[0].toLowerCase() : null;
+    for (const key of Object.keys(pageHeader)) if (key.toLowerCase() !== ours) defineOwn(header, key, pageHeader[key]);
+  }
+  if (token) defineOwn(header, token[0], token[1]);
+  defineOwn(options, 'url', url);
+  defineOwn(options, 'timeout', timeout);
+  defineOwn(options, 'header', header);
+  return options;
+}
+
+function abortTask(task) {
+  try {
+    if (task && typeof task.abort === 'function') task.abort();
+  } catch (e) {
+    // What a page's task throws on abort changes nothing: the request is over.
+  }
+}
+
+/**
+ * The request path of one page client on `platform`; `settle(entry, ok, value)` settles a page's
+ * call. `path` is what the wasm Client is given (its `Sends`); `start(client)` binds it to that
+ * Client, `end()` forgets every request and aborts every task (dispose, a trapped instance), and
+ * `request(client, kind, options, entry)` starts one.
+ */
+function createRequestPath(platform, settle) {
+  const requests = new Map(); // id → { kind, options, entry, answer: { op, response } | null }
+  const tasks = new Map(); // op → the platform's task, for abort
+  const headers = new Map(); // number → [name, value], the newest two sessions'
+  let nextId = 1;
+  let lastUrl = null; // the URL `client` holds as its latest request's
+  let bodyPath = null; // expiredWhen.bodyField as a path, or null
+  let client = null; // the live wasm Client: answers go to it only
+
+  const path = {
+    header(number, name, value) {
+      headers.set(number, [name, value]);
+      if (headers.size > 2) headers.delete(headers.keys().next().value);
+    },
+    send(id, op, url, header, timeout) {
+      const request = requests.get(id);
+      const to = client;
+      let answered = false;
+      const fail = (error) => {
+        if (answered) return;
+        answered = true;
+        tasks.delete(op);
+        const [errMsg, errno] = failureOf(request ? request.kind : 'request', error);
+        if (client === to) to.sendFailed(Date.now(), op, errMsg, errno);
+      };
+      if (!request) return fail({ errMsg: 'request:fail the request is gone' });
+      try {
+        const options = sendOptions(request.options, url, timeout, headers.get(header));
+        defineOwn(options, 'success', (response) => {
+          if (answered) return;
+          answered = true;
+          tasks.delete(op);
+          let status = 0;
+          let code = [NaN, undefined];
+          try {
+            if (response && typeof response.statusCode === 'number') status = response.statusCode;
+            if (bodyPath && response) code = bodyCode(response.data, bodyPath);
+          } catch (e) {
+            // A response whose fields throw is judged by what could be read.
+          }
+          request.answer = { op: op, response: response };
+          if (client === to) to.sent(Date.now(), op, status, code[0], code[1]);
+        });
+        defineOwn(options, 'fail', fail);
+        const method = platform[request.kind];
+        if (typeof method !== 'function') return fail({ errMsg: request.kind + ' is not available on this platform' });
+        const task = method.call(platform, options);
+        if (!answered) tasks.set(op, task);
+      } catch (error) {
+        fail(error);
+      }
+    },
+    respond(id, op) {
+      const request = requests.get(id);
+      if (!request) return;
+      requests.delete(id);
+      const answer = request.answer;
+      if (answer && answer.op === op) settle(request.entry, true, answer.response);
+      else settle(request.entry, false, new MpSessionError('INTERNAL', 'mp-session internal error: response lost'));
+    },
+    reject(id, error) {
+      const request = requests.get(id);
+      if (!request) return;
+      requests.delete(id);
+      settle(request.entry, false, error);
+    },
+    abort(op) {
+      const task = tasks.get(op);
+      tasks.delete(op);
+      abortTask(task);
+    },
+  };
+
+  return {
+    path,
+    start(wasmClient) {
+      client = wasmClient;
+      lastUrl = null;
+      const field = wasmClient.bodyField();
+      bodyPath = typeof field === 'string' ? field.split('.') : null;
+    },
+    end() {
+      client = null;
+      requests.clear();
+      for (const task of Array.from(tasks.values())) abortTask(task);
+      tasks.clear();
+    },
+    request(wasmClient, kind, options, entry) {
+      const id = nextId++;
+      requests.set(id, { kind: kind, options: options, entry: entry, answer: null });
+      // The URL crosses only when it differs from the previous request's (see Client.request).
+      const url = options.url === lastUrl ? undefined : options.url;
+      lastUrl = options.url;
+      // wx.uploadFile always POSTs (it takes no method): never retried as if it were a GET.
+      const method = kind === 'uploadFile' ? 'POST' : typeof options.method === 'string' ? options.method : undefined;
+      try {
+        wasmClient.request(Date.now(), id, url, method, typeof options.timeout === 'number' ? options.timeout : undefined);
+      } catch (error) {
+        requests.delete(id);
+        lastUrl = null;
+        throw error;
+      }
+    },
+  };
+}
+
+module.exports = { createRequestPath };
