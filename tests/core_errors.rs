@@ -6,7 +6,7 @@
 // The helpers below read a fixture: a malformed one should stop the test loudly.
 #![allow(clippy::panic)]
 
-use mp_session::core::json::Json;
+use mp_session::core::codec::json::Json;
 use mp_session::core::{ErrorFields, PlatformFailure, SessionError};
 
 fn examples() -> Vec<SessionError> {
@@ -33,7 +33,7 @@ fn examples() -> Vec<SessionError> {
 fn as_members(fields: &ErrorFields) -> Vec<(String, String)> {
     let text = |s: &str| {
         let mut out = String::new();
-        mp_session::core::json::write_string(&mut out, s);
+        mp_session::core::codec::json::write_string(&mut out, s);
         out
     };
     let mut members = vec![("code".to_string(), text(fields.code)), ("retryable".into(), fields.retryable.to_string())];
@@ -59,7 +59,7 @@ fn fixture_members(fields: &Json) -> Vec<(String, String)> {
             let text = match v {
                 Json::String(s) => {
                     let mut out = String::new();
-                    mp_session::core::json::write_string(&mut out, s);
+                    mp_session::core::codec::json::write_string(&mut out, s);
                     out
                 }
                 Json::Number(_, written) => written.to_string(),

@@ -16,11 +16,11 @@
 
 mod support;
 
-use mp_session::core::expiry::{MAX_LIFETIME_S, MIN_LIFETIME_S};
-use mp_session::core::json::Json;
-use mp_session::core::kept_reply;
-use mp_session::core::reply::{decode_login_reply, is_sendable_token, LoginReply};
-use mp_session::core::stored::{self, StoredSession, MAX_EXPIRES_AT_MS};
+use mp_session::core::codec::json::Json;
+use mp_session::core::codec::kept_reply;
+use mp_session::core::codec::login_reply::{decode_login_reply, is_sendable_token, LoginReply};
+use mp_session::core::codec::login_reply::{MAX_LIFETIME_S, MIN_LIFETIME_S};
+use mp_session::core::codec::stored::{self, StoredSession, MAX_EXPIRES_AT_MS};
 use mp_session::core::*;
 use proptest::prelude::*;
 use support::*;
@@ -167,7 +167,7 @@ fn reply_body() -> impl Strategy<Value = String> {
     let plausible =
         (sendable_token(), lifetime_text(), prop::option::of(json_value())).prop_map(|(token, lifetime, errcode)| {
             let mut body = String::from("{\"token\":");
-            mp_session::core::json::write_string(&mut body, &token);
+            mp_session::core::codec::json::write_string(&mut body, &token);
             body.push_str(&format!(",\"expiresIn\":{lifetime}"));
             if let Some(errcode) = errcode {
                 body.push_str(&format!(",\"errcode\":{errcode}"));
@@ -244,7 +244,7 @@ proptest! {
         lifetime in prop_oneof![Just(MIN_LIFETIME_S), Just(MAX_LIFETIME_S), MIN_LIFETIME_S..=MAX_LIFETIME_S],
     ) {
         let mut body = String::from("{\"token\":");
-        mp_session::core::json::write_string(&mut body, &token);
+        mp_session::core::codec::json::write_string(&mut body, &token);
         body.push_str(&format!(",\"expiresIn\":{lifetime}}}"));
         let granted = LoginReply::Granted { token: Token::new(token), expires_in_s: f64::from(lifetime), reply: None };
         prop_assert_eq!(decode_login_reply(status, &body, &["token".into()], &["expiresIn".into()], None), granted);

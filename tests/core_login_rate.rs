@@ -6,7 +6,7 @@
 
 mod support;
 
-use mp_session::core::pacing::{LOGIN_BURST, LOGIN_INTERVAL_MS};
+use mp_session::core::login::pacing::{LOGIN_BURST, LOGIN_INTERVAL_MS};
 use mp_session::core::*;
 use proptest::prelude::*;
 use support::*;

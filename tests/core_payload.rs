@@ -7,8 +7,8 @@
 
 mod support;
 
-use mp_session::core::kept_reply::MAX_KEPT_BYTES;
-use mp_session::core::pacing::LOGIN_BURST;
+use mp_session::core::codec::kept_reply::MAX_KEPT_BYTES;
+use mp_session::core::login::pacing::LOGIN_BURST;
 use mp_session::core::*;
 use support::*;
 

@@ -2,7 +2,7 @@
 //! once do not come back at once. The randomness comes from the driver as a seed; the sequence is
 //! then deterministic, which keeps the core testable.
 
-use super::config::RetryPolicy;
+use crate::core::config::RetryPolicy;
 
 /// A tiny xorshift generator: jitter needs spread, not cryptographic quality.
 #[derive(Debug, Clone)]

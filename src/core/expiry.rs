@@ -1,21 +1,8 @@
 //! How long a session is used: the lifetime the server grants, the floor and ceiling on it, and
 //! the safety margin that retires a token before the server does.
 
-use super::protocol::Millis;
-
-/// The shortest lifetime, in seconds, a login reply may grant; a shorter one is refused as
-/// `BAD_RESPONSE`.
-///
-/// Refused rather than clamped: a lifetime of `1e-9` or `0.0004` s is a server bug (most often
-/// milliseconds and seconds mixed up, or a computed expiry gone wrong), not a session. Clamping it
-/// up would use a token the server considers dead, every request would come back "expired", and
-/// each re-login would be granted the same dead lifetime: the login storm would only slow down,
-/// and the bug would stay hidden. Refusing stops at the first reply and names the field.
-pub const MIN_LIFETIME_S: u32 = 10;
-
-/// The longest lifetime, in seconds, a login reply may grant: ten years. Beyond it the value is
-/// corrupt, not generous.
-pub const MAX_LIFETIME_S: u32 = 315_360_000;
+use crate::core::codec::login_reply::MIN_LIFETIME_S;
+use crate::core::protocol::Millis;
 
 /// [`MIN_LIFETIME_S`] in milliseconds.
 pub(crate) const MIN_LIFETIME_MS: u64 = MIN_LIFETIME_S as u64 * 1000;

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use super::protocol::{Effect, OpId, Output, WaiterId};
+use crate::core::protocol::{Effect, OpId, Output, WaiterId};
 
 #[derive(Debug, Default)]
 pub(crate) struct Outbox {

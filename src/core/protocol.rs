@@ -3,11 +3,52 @@
 
 use std::rc::Rc;
 
-use super::error::{PlatformFailure, SessionError};
-use super::json::write_string;
-use super::payload::Payload;
-use super::requests::{AuthHeader, ResponseSummary};
-use super::token::{LoginCode, Token};
+use crate::core::codec::json::write_string;
+use crate::core::codec::payload::Payload;
+use crate::core::config::{BodyValue, RequestPolicy};
+use crate::core::error::{PlatformFailure, SessionError};
+use crate::core::token::{LoginCode, Token};
+
+/// What the page asked for, as far as the core needs to know.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestSpec {
+    /// Absolute, or relative to `baseUrl`.
+    pub url: String,
+    pub method: String,
+    /// Bounds the request's whole life, login and replay included; `timeoutMs` when absent.
+    pub timeout_ms: Option<f64>,
+}
+
+/// The header that carries the token. Its `Debug` is redacted through [`Token`]. One per session,
+/// shared (`Rc`) by every send that carries it; a driver may key a cache on its address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthHeader {
+    pub name: String,
+    pub value: Token,
+}
+
+impl AuthHeader {
+    /// The header for `token` under `policy`: `Authorization: Bearer <token>` by default. Built
+    /// once per session and shared by all its sends.
+    pub(crate) fn for_token(policy: &RequestPolicy, token: &Token) -> Rc<AuthHeader> {
+        let (scheme, raw) = (policy.token_scheme.as_str(), token.expose());
+        let mut value = String::with_capacity(scheme.len() + 1 + raw.len());
+        if !scheme.is_empty() {
+            value.push_str(scheme);
+            value.push(' ');
+        }
+        value.push_str(raw);
+        Rc::new(AuthHeader { name: policy.token_header.clone(), value: Token::new(value) })
+    }
+}
+
+/// The platform's response to a send, reduced to what decides expiry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponseSummary {
+    pub status: u16,
+    /// The value at `expiredWhen.bodyField`, when the body has one.
+    pub body_code: Option<BodyValue>,
+}
 
 /// Milliseconds since the Unix epoch, as the driver's clock reads them.
 pub type Millis = u64;

@@ -1,11 +1,24 @@
 //! Reading the developer server's answer to the code exchange (`POST loginPath {code}`), and
 //! mapping WeChat's `errcode`s, passed through by the server, to typed errors.
 
-use super::error::SessionError;
-use super::expiry::{MAX_LIFETIME_S, MIN_LIFETIME_S};
-use super::json::{decimal, parse_number, Json};
-use super::kept_reply::{self, MAX_KEPT_BYTES};
-use super::token::Token;
+use crate::core::codec::json::{decimal, parse_number, Json};
+use crate::core::codec::kept_reply::{self, MAX_KEPT_BYTES};
+use crate::core::error::SessionError;
+use crate::core::token::Token;
+
+/// The shortest lifetime, in seconds, a login reply may grant; a shorter one is refused as
+/// `BAD_RESPONSE`.
+///
+/// Refused rather than clamped: a lifetime of `1e-9` or `0.0004` s is a server bug (most often
+/// milliseconds and seconds mixed up, or a computed expiry gone wrong), not a session. Clamping it
+/// up would use a token the server considers dead, every request would come back "expired", and
+/// each re-login would be granted the same dead lifetime: the login storm would only slow down,
+/// and the bug would stay hidden. Refusing stops at the first reply and names the field.
+pub const MIN_LIFETIME_S: u32 = 10;
+
+/// The longest lifetime, in seconds, a login reply may grant: ten years. Beyond it the value is
+/// corrupt, not generous.
+pub const MAX_LIFETIME_S: u32 = 315_360_000;
 
 /// What the server's reply means for the login.
 #[derive(Debug, Clone, PartialEq)]

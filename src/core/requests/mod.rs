@@ -3,64 +3,26 @@
 //! expired, a retry for GET/HEAD after a transport failure, and a deadline over each request's
 //! whole life.
 //!
-//! It knows nothing of how a login is made. The login machine ([`super::machine::Core`]) tells it
+//! It knows nothing of how a login is made. The login machine ([`crate::core::Core`]) tells it
 //! what it needs through a few inputs — [`Requests::session_ready`] and [`Requests::session_gone`]
 //! (the session its sends carry), [`Requests::login_settled`] (a login a request waited for is
 //! over), [`Requests::exchange_started`]/[`Requests::exchange_over`] (the code exchange takes one of
 //! the platform's slots) and [`Requests::dispatch`] (send what the slots allow) — and drains what the scheduler needs from it with
 //! [`Requests::poll_note`]: join a login, leave it, drop a session the server rejected.
 
+mod target;
+
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use super::backoff::Jitter;
-use super::config::{BodyValue, Config, RequestPolicy};
-use super::error::{PlatformFailure, SessionError};
-use super::outbox::Outbox;
-use super::protocol::{Effect, Millis, OpId, Outcome, Output, WaiterId};
-use super::target::Target;
-use super::token::Token;
-
-/// What the page asked for, as far as the core needs to know.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RequestSpec {
-    /// Absolute, or relative to `baseUrl`.
-    pub url: String,
-    pub method: String,
-    /// Bounds the request's whole life, login and replay included; `timeoutMs` when absent.
-    pub timeout_ms: Option<f64>,
-}
-
-/// The header that carries the token. Its `Debug` is redacted through [`Token`]. One per session,
-/// shared (`Rc`) by every send that carries it; a driver may key a cache on its address.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthHeader {
-    pub name: String,
-    pub value: Token,
-}
-
-impl AuthHeader {
-    /// The header for `token` under `policy`: `Authorization: Bearer <token>` by default. Built
-    /// once per session and shared by all its sends.
-    pub(crate) fn for_token(policy: &RequestPolicy, token: &Token) -> Rc<AuthHeader> {
-        let (scheme, raw) = (policy.token_scheme.as_str(), token.expose());
-        let mut value = String::with_capacity(scheme.len() + 1 + raw.len());
-        if !scheme.is_empty() {
-            value.push_str(scheme);
-            value.push(' ');
-        }
-        value.push_str(raw);
-        Rc::new(AuthHeader { name: policy.token_header.clone(), value: Token::new(value) })
-    }
-}
-
-/// The platform's response to a send, reduced to what decides expiry.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ResponseSummary {
-    pub status: u16,
-    /// The value at `expiredWhen.bodyField`, when the body has one.
-    pub body_code: Option<BodyValue>,
-}
+use crate::core::backoff::Jitter;
+use crate::core::config::{Config, RequestPolicy};
+use crate::core::error::{PlatformFailure, SessionError};
+use crate::core::outbox::Outbox;
+use crate::core::protocol::{
+    AuthHeader, Effect, Millis, OpId, Outcome, Output, RequestSpec, ResponseSummary, WaiterId,
+};
+use target::Target;
 
 /// The login machine's session, as far as sends need it.
 #[derive(Debug, Clone)]
@@ -368,6 +330,7 @@ impl RequestPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::token::Token;
     use crate::core::ConfigInput;
 
     const T0: Millis = 1_800_000_000_000;

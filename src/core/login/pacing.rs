@@ -8,7 +8,7 @@
 //! A login that finds the bucket empty is not refused: it waits on the core's timer (its callers
 //! wait with it, within their own deadlines).
 
-use super::protocol::Millis;
+use crate::core::protocol::Millis;
 
 /// Automatic logins allowed back to back. Three covers every normal run at once: a cold start,
 /// a re-login after the server revokes the session, and one more (a failed `wx.checkSession`, a

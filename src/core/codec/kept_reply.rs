@@ -6,7 +6,7 @@
 //! like `session_key` is ever kept, however deep, whatever was listed. It is stored with the
 //! session and handed to the page as `LoginState.reply`.
 
-use super::json::{write_string, Json};
+use crate::core::codec::json::{write_string, Json};
 
 /// Largest kept reply, as JSON text in UTF-8 bytes. A larger one is refused, not cut.
 pub const MAX_KEPT_BYTES: usize = 16 * 1024;

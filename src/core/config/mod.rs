@@ -1,8 +1,10 @@
 //! The client's options: what the page passes to `createClient`, checked once, with an error that
 //! names the option and says what would be accepted.
 
-use super::error::SessionError;
-use super::json::decimal;
+mod options;
+
+use crate::core::codec::json::decimal;
+use crate::core::error::SessionError;
 
 /// Options as the page gave them; `None` means "use the default". [`ConfigInput::from_json`] fills
 /// it from the options' JSON text (reporting unknown names and wrong kinds) and
@@ -44,7 +46,7 @@ impl BodyValue {
     pub fn matches(&self, other: &BodyValue) -> bool {
         let number = |v: &BodyValue| match v {
             BodyValue::Number(n) => Some(*n),
-            BodyValue::Text(t) => crate::core::json::parse_number(t.trim()),
+            BodyValue::Text(t) => crate::core::codec::json::parse_number(t.trim()),
         };
         self == other || matches!((number(self), number(other)), (Some(a), Some(b)) if a == b)
     }
@@ -67,7 +69,7 @@ pub struct Config {
     pub expires_in_field: Vec<String>,
     /// A session expiring within this margin counts as expired, so a token is never sent in the
     /// last moments of its life. Capped per session at a quarter of its life, so that it can never
-    /// make a session stale on arrival (see [`crate::core::expiry::stale_at`]).
+    /// make a session stale on arrival (see `expiry::stale_at`).
     pub expiry_margin_ms: u64,
     pub retry: RetryPolicy,
     pub allow_insecure_http: bool,
@@ -268,7 +270,7 @@ fn reply_fields(fields: Option<Vec<String>>) -> Result<Option<Vec<Vec<String>>>,
     let mut paths = Vec::new();
     for field in fields {
         let path = field_path(OPTION, Some(field), "")?;
-        if path.iter().any(|segment| super::kept_reply::is_secret_name(segment)) {
+        if path.iter().any(|segment| crate::core::codec::kept_reply::is_secret_name(segment)) {
             return Err(invalid(
                 OPTION,
                 "can never keep `session_key` (or a field named like it): it stays on your server",

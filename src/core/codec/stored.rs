@@ -3,9 +3,9 @@
 //! payload, whatever the server or the page sent). Without a kept reply the value is exactly
 //! `{"version":1,"token":…,"expiresAt":…}`.
 
-use super::json::{decimal, write_string, Json};
-use super::kept_reply;
-use super::token::Token;
+use crate::core::codec::json::{decimal, write_string, Json};
+use crate::core::codec::kept_reply;
+use crate::core::token::Token;
 
 /// The format's version; a value with another version is treated as foreign and removed.
 const VERSION: i64 = 1;
@@ -42,7 +42,10 @@ pub fn decode(text: &str) -> Option<StoredSession> {
     }
     let token = doc.get("token")?.as_str()?;
     let expires_at = doc.get("expiresAt")?.as_integer()?;
-    if !super::reply::is_sendable_token(token) || expires_at <= 0 || expires_at as u64 > MAX_EXPIRES_AT_MS {
+    if !crate::core::codec::login_reply::is_sendable_token(token)
+        || expires_at <= 0
+        || expires_at as u64 > MAX_EXPIRES_AT_MS
+    {
         return None;
     }
     // A reply that is there must be readable: an unreadable one makes the whole value corrupt.

@@ -6,9 +6,9 @@
 //! [`ConfigInput`]; [`ConfigInput::validate`] then checks ranges and combinations. Adding an option
 //! adds a row, not a reader: reading options one JavaScript value at a time was a sixth of the wasm.
 
-use super::config::{BodyValue, ConfigInput};
-use super::error::SessionError;
-use super::json::Json;
+use crate::core::codec::json::Json;
+use crate::core::config::{BodyValue, ConfigInput};
+use crate::core::error::SessionError;
 
 /// What a row does with its value: store it (the function answers `None` when the value is not of
 /// the row's kind), or read a nested object by its own rows.

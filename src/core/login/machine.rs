@@ -1,18 +1,18 @@
 use std::rc::Rc;
 
-use super::backoff::Jitter;
-use super::config::Config;
-use super::error::{PlatformFailure, SessionError};
-use super::expiry;
-use super::json::decimal;
-use super::outbox::Outbox;
-use super::pacing::LoginPace;
-use super::payload::Payload;
-use super::protocol::*;
-use super::reply::{decode_login_reply, LoginReply};
-use super::requests::{AuthHeader, RequestSpec, Requests, SessionHeader, Shared, ToLogin};
-use super::stored::{self, StoredSession};
-use super::token::Token;
+use crate::core::backoff::Jitter;
+use crate::core::codec::json::decimal;
+use crate::core::codec::login_reply::{decode_login_reply, LoginReply};
+use crate::core::codec::payload::Payload;
+use crate::core::codec::stored::{self, StoredSession};
+use crate::core::config::Config;
+use crate::core::error::{PlatformFailure, SessionError};
+use crate::core::expiry;
+use crate::core::login::pacing::LoginPace;
+use crate::core::outbox::Outbox;
+use crate::core::protocol::*;
+use crate::core::requests::{Requests, SessionHeader, Shared, ToLogin};
+use crate::core::token::Token;
 
 /// Why an operation is outstanding; decides what its answer means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,7 +163,7 @@ impl Core {
     /// A caller wants a valid login state. It is settled at once when the session is valid;
     /// otherwise it joins the running login or starts one. `force` asks for a new session even
     /// when the current one is valid (joining a login already running counts), and is never
-    /// paced: a login waiting for its turn ([`crate::core::pacing`]) starts at once.
+    /// paced: a login waiting for its turn ([`crate::core::login::pacing`]) starts at once.
     pub fn ensure_login(&mut self, now: Millis, force: bool) -> WaiterId {
         let waiter = self.out.waiter();
         self.force_requested |= force;

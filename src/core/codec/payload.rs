@@ -7,8 +7,8 @@
 use core::fmt;
 use std::rc::Rc;
 
-use super::error::SessionError;
-use super::json::Json;
+use crate::core::codec::json::Json;
+use crate::core::error::SessionError;
 
 /// Largest payload accepted, as JSON text in UTF-8 bytes.
 pub const MAX_PAYLOAD_BYTES: usize = 4096;

@@ -1,8 +1,8 @@
 //! Where a request may go: the page's URL checked once against the options, and whether it may
 //! carry the token.
 
-use super::config::{origin_of, Config};
-use super::error::SessionError;
+use crate::core::config::{origin_of, Config};
+use crate::core::error::SessionError;
 
 /// Where a request goes: the page's URL, kept as given (no copy is made when it is checked).
 #[derive(Debug)]
