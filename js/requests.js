@@ -91,6 +91,7 @@ function createRequestPath(platform, settle) {
   const headers = new Map(); // number → [name, value], the newest two sessions'
   let nextId = 1;
   let lastUrl = null; // the URL `client` holds as its latest request's
+  let lastSentUrl = null; // the URL of `client`'s latest send, which it names no more
   let bodyPath = null; // expiredWhen.bodyField as a path, or null
   let client = null; // the live wasm Client: answers go to it only
 
@@ -100,6 +101,8 @@ function createRequestPath(platform, settle) {
       if (headers.size > 2) headers.delete(headers.keys().next().value);
     },
     send(id, op, url, header, timeout) {
+      if (url === undefined) url = lastSentUrl;
+      else lastSentUrl = url;
       const request = requests.get(id);
       const to = client;
       let answered = false;
@@ -163,6 +166,7 @@ function createRequestPath(platform, settle) {
     start(wasmClient) {
       client = wasmClient;
       lastUrl = null;
+      lastSentUrl = null;
       const field = wasmClient.bodyField();
       bodyPath = typeof field === 'string' ? field.split('.') : null;
     },

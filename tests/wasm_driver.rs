@@ -123,6 +123,8 @@ fn sends(on_send: &str) -> JsValue {
              s.calls.some((c) => c.startsWith(prefix)) ? resolve() : s.waiting.push([prefix, resolve]));
          s.header = (n, name, value) => s.record('header ' + n + ' ' + name + ': ' + value);
          s.send = (id, op, url, header, timeout) => {{
+             // undefined: the same URL as the previous send, as the shim keeps it.
+             if (url === undefined) url = s.url + ' (again)'; else s.url = url;
              s.record('send ' + id + ' ' + url + ' ' + header);
              s.n++;
              ((id, op, n) => {{ {on_send} }})(id, op, s.n);
@@ -171,7 +173,7 @@ async fn a_request_crosses_as_numbers_and_the_session_header_once() {
             "header 1 Authorization: Bearer t1",
             "send 1 https://api.test/v1/api/me 1",
             "respond 1",
-            "send 2 https://api.test/v1/api/me 1",
+            "send 2 https://api.test/v1/api/me (again) 1",
             "respond 2",
             "send 3 https://api.test/x 1",
             "respond 3",
@@ -195,7 +197,7 @@ async fn an_expired_answer_logs_in_again_and_replays_once_with_the_new_sessions_
             "header 1 Authorization: Bearer t1",
             "send 7 https://api.test/api/me 1",
             "header 2 Authorization: Bearer t1",
-            "send 7 https://api.test/api/me 2",
+            "send 7 https://api.test/api/me (again) 2",
             "respond 7"
         ]
     );

@@ -46,11 +46,19 @@ extern "C" {
     /// sends this driver asks for, and settles the page's promise. Only numbers and short strings
     /// cross (docs/boundary.md); each method catches what the platform throws.
     pub type Sends;
-    /// Send page request `request` as platform call `op` to `url`, with the token header of
-    /// `header` (0: none) and `timeout_ms`. The answer comes back through `Client::sent` or
+    /// Send page request `request` as platform call `op` to `url` (`None`: the same URL as the
+    /// previous send, so the common case decodes no string), with the token header of `header`
+    /// (0: none) and `timeout_ms`. The answer comes back through `Client::sent` or
     /// `Client::send_failed` with `op`.
     #[wasm_bindgen(method, catch)]
-    fn send(this: &Sends, request: u32, op: u32, url: &str, header: u32, timeout_ms: u32) -> Result<(), JsValue>;
+    fn send(
+        this: &Sends,
+        request: u32,
+        op: u32,
+        url: Option<&str>,
+        header: u32,
+        timeout_ms: u32,
+    ) -> Result<(), JsValue>;
     /// The token header of a new session, numbered `header`: sent once, used by every send of it.
     #[wasm_bindgen(method, catch, js_name = header)]
     fn session_header(this: &Sends, header: u32, name: &str, value: &str) -> Result<(), JsValue>;
@@ -95,6 +103,8 @@ struct Driver {
     requests: Vec<(WaiterId, u32)>,
     /// The URL of the latest request, for the next one that names none.
     last_url: String,
+    /// The URL of the latest send, which the shim keeps: a send to the same one names none.
+    last_sent_url: String,
     /// Performs the sends and settles the pages' requests.
     sends: Rc<Sends>,
     /// The frozen `{ token, expiresAt, reply? }` last handed out by `readySession`, by generation:
@@ -192,6 +202,7 @@ impl Client {
             awaiting: Vec::new(),
             requests: Vec::new(),
             last_url: String::new(),
+            last_sent_url: String::new(),
             sends: Rc::new(sends),
             warm_view: None,
         };
@@ -424,14 +435,18 @@ fn pump(shared: &Shared) {
 /// Asks the shim to send a page's request to `url`, with the token header when it has one.
 fn send(shared: &Shared, op: OpId, waiter: WaiterId, url: &str, auth: Option<&Rc<AuthHeader>>, timeout_ms: u32) {
     let header = auth.map_or(0, |auth| header_number(shared, auth));
-    let (request, sends) = {
+    let (request, sends, same_url) = {
         let mut driver = shared.borrow_mut();
         let Some(&(_, request)) = driver.requests.iter().find(|(w, _)| *w == waiter) else { return };
         driver.awaiting.push((op, Awaiting::Send));
-        (request, Rc::clone(&driver.sends))
+        let same_url = driver.last_sent_url == url;
+        if !same_url {
+            url.clone_into(&mut driver.last_sent_url);
+        }
+        (request, Rc::clone(&driver.sends), same_url)
     };
     // May answer synchronously: the answer finds `op` awaited and no borrow held.
-    let _ = sends.send(request, op.0, url, header, timeout_ms);
+    let _ = sends.send(request, op.0, (!same_url).then_some(url), header, timeout_ms);
 }
 
 /// The platform's answer to call `op` (through the bound `answer` callback): not a send, whose
