@@ -1,6 +1,6 @@
 'use strict';
 // mp-session: the promise API pages use. All session logic lives in the wasm core; this file only
-// loads it, passes the platform in (and the request path, js/requests.js), types the errors,
+// loads it, hands it a host adapter for the platform (js/host.js), types the errors,
 // and keeps every call settled exactly once:
 // page input is read at the boundary (input.js), each call in flight is tracked so that a trapped
 // instance (replaced by the loader) or dispose() rejects it, and nothing here throws at the page.
@@ -8,7 +8,7 @@
 const { loadRuntime } = require('./loader.js');
 const { MpSessionError, isMpSessionError, toMpSessionError } = require('./errors.js');
 const { readClientOptions, readRequestOptions, readLoginOptions } = require('./input.js');
-const { createRequestPath } = require('./requests.js');
+const { createHost } = require('./host.js');
 
 function disposedError() {
   return new MpSessionError('DISPOSED', 'this client was disposed (auth.dispose()); create a new one with createClient');
@@ -67,15 +67,15 @@ function createClient(options) {
   let wasmClient = null;
   let starting = null;
 
-  // The request path's JavaScript half (js/requests.js): the page's requests, their options
-  // and tasks, kept here while the core decides.
-  const sends = createRequestPath(platform, settle);
+  // The host adapter (js/host.js): the platform calls, the page's requests (their options and
+  // tasks stay in JS) and the timer, performed as the core decides.
+  const host = createHost(platform, settle);
   function onTrap(trap) {
     runtime = null;
     wasmClient = null;
     starting = null;
     warm = null;
-    sends.end();
+    host.end();
     rejectAll(trapError(trap));
   }
   function start() {
@@ -90,9 +90,9 @@ function createClient(options) {
           throw new MpSessionError('CONFIG_INVALID', 'invalid option `wasmPath`: must be a path in the code package', { option: 'wasmPath' });
         }
         const seed = Math.floor(Math.random() * 0x100000000) >>> 0;
-        const created = new rt.Client(input.core, platform, seed, emit, sends.path);
+        const created = new rt.Client(input.core, seed, emit, host.path);
         if (rt.trap) throw trapError(rt.trap);
-        sends.start(created);
+        host.start(created);
         runtime = rt;
         wasmClient = created;
         rt.onTrap.push(onTrap);
@@ -140,7 +140,7 @@ function createClient(options) {
     } catch (error) {
       return Promise.reject(toMpSessionError(error));
     }
-    return call((c, entry) => sends.request(c, kind, copy, entry));
+    return call((c, entry) => host.request(c, kind, copy, entry));
   }
 
   return {
@@ -210,7 +210,7 @@ function createClient(options) {
       disposed = true;
       warm = null;
       listeners.length = 0;
-      sends.end();
+      host.end();
       rejectAll(disposedError());
       const client = wasmClient;
       const rt = runtime;

@@ -3,9 +3,9 @@
 
 use std::cell::RefCell;
 
-use js_sys::{Object, Reflect};
+use js_sys::Object;
 use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 
 use crate::core::{SessionError, SessionEvent, SessionView};
 
@@ -21,7 +21,6 @@ fn with_name<R>(key: &'static str, use_name: impl FnOnce(&JsValue) -> R) -> R {
         // `use_name` may run a page's getter that calls back into the client and so here: the
         // inner call, finding the cache borrowed, makes its name afresh instead of panicking.
         let Ok(mut names) = names.try_borrow_mut() else { return use_name(&JsValue::from_str(key)) };
-        // From the end: the names of the request path come after the many read once by createClient.
         let index = match names.iter().rposition(|(name, _)| std::ptr::eq(*name, key)) {
             Some(index) => index,
             None => {
@@ -36,14 +35,6 @@ fn with_name<R>(key: &'static str, use_name: impl FnOnce(&JsValue) -> R) -> R {
     })
 }
 
-fn get(target: &JsValue, key: &'static str) -> JsValue {
-    with_name(key, |name| get_value(target, name))
-}
-
-fn get_value(target: &JsValue, key: &JsValue) -> JsValue {
-    Reflect::get(target, key).unwrap_or(JsValue::UNDEFINED)
-}
-
 fn set(target: &Object, key: &'static str, value: JsValue) {
     with_name(key, |name| set_value(target, name, &value));
 }
@@ -56,8 +47,6 @@ extern "C" {
     fn set_own_property(target: &Object, key: &JsValue, value: &JsValue) -> Result<bool, JsValue>;
     #[wasm_bindgen(catch, js_namespace = JSON, js_name = parse)]
     fn parse_json(text: &JsValue) -> Result<JsValue, JsValue>;
-    #[wasm_bindgen(catch, js_namespace = JSON, js_name = stringify)]
-    fn stringify(value: &JsValue) -> Result<JsValue, JsValue>;
 }
 
 fn set_value(target: &Object, key: &JsValue, value: &JsValue) {
@@ -127,34 +116,4 @@ pub fn event_to_js(event: &SessionEvent) -> JsValue {
         }
     }
     out.into()
-}
-
-/// A plain object with string-keyed entries.
-pub fn object(entries: &[(&'static str, JsValue)]) -> Object {
-    let out = Object::new();
-    for (key, value) in entries {
-        set(&out, key, value.clone());
-    }
-    out
-}
-
-pub fn field(target: &JsValue, key: &'static str) -> JsValue {
-    get(target, key)
-}
-
-pub fn set_field(target: &Object, key: &'static str, value: JsValue) {
-    set(target, key, value);
-}
-
-/// The text of a response body (stringified if a platform parsed it although we asked for text),
-/// or "" when it is longer than `max` UTF-16 units: measured before it is copied into wasm memory.
-pub fn body_text(data: &JsValue, max: u32) -> String {
-    if data.is_undefined() || data.is_null() {
-        return String::new();
-    }
-    let text = if data.is_string() { data.clone() } else { stringify(data).unwrap_or(JsValue::UNDEFINED) };
-    match text.dyn_ref::<js_sys::JsString>() {
-        Some(t) if t.length() <= max => text.as_string().unwrap_or_default(),
-        _ => String::new(),
-    }
 }

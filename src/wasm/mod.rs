@@ -1,23 +1,22 @@
-//! The driver: runs the core on the platform. It feeds the core the clock and the platform's
-//! answers, performs the effects the core asks for, keeps one timer for the core's deadlines, and
-//! settles the JavaScript promises. Nothing here decides policy.
+//! The driver: runs the core on the host. It feeds the core the host's answers and the clock,
+//! hands the host the effects the core asks for, asks it for one timer at the core's next deadline,
+//! and settles the JavaScript promises. Nothing here decides policy.
 //!
-//! Pages' requests take the narrow path (docs/boundary.md): the shim keeps each request's options
-//! and task and performs its sends ([`Sends`]); only ids, numbers and the URL cross, four times a
-//! warm request. Logins and storage, once per session, are performed here on the platform object.
+//! The host is one small JavaScript adapter per client (`js/host.js`, [`Host`]): it performs the
+//! platform calls (storage, `wx.checkSession`, `wx.login`, the code exchange), the pages' requests
+//! and the timer, and answers through `Client::answered`, `Client::sent`/`sendFailed` and
+//! `Client::tick`. Only ids, numbers and strings cross (docs/boundary.md): the wasm never touches
+//! the platform object or a page's data, and a warm request crosses four times.
 //!
-//! Exception safety: a page can hand the platform functions that throw, re-enter the client from a
-//! callback, or answer synchronously. So every JS call made from here returns a `Result` (or is
-//! made on values this module built), and no `RefCell` borrow is held across one. Platform answers
-//! reach the driver through two callbacks made once per wasm instance and bound per call to a
-//! client id and an op: a client that is gone (disposed) is looked up, not found, and its late
-//! answers are dropped — no closure is ever invoked after being freed.
+//! Exception safety: the host may answer inside the call, twice, or re-enter the client from a
+//! callback. So every call to it returns a `Result`, no `RefCell` borrow is held across one, and
+//! an answer to an op that is not awaited (again, or after a timeout) is ignored.
 
 mod interop;
 mod platform;
 
-use std::cell::{Cell, RefCell};
-use std::rc::{Rc, Weak};
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
@@ -30,47 +29,44 @@ use platform::Awaiting;
 
 #[wasm_bindgen]
 extern "C" {
-    #[wasm_bindgen(catch, js_name = setTimeout)]
-    fn set_timeout(handler: &Function, ms: f64) -> Result<JsValue, JsValue>;
-    #[wasm_bindgen(catch, js_name = clearTimeout)]
-    fn clear_timeout(handle: &JsValue) -> Result<JsValue, JsValue>;
-    /// A function whose `bind` is given a number (a client id, 0/1 for failure/success, an op id):
-    /// no JsValue is made for it.
-    #[wasm_bindgen(extends = Function)]
-    type Bindable;
-    #[wasm_bindgen(method, js_name = bind)]
-    fn bind_number(this: &Bindable, context: &JsValue, number: u32) -> Function;
-
-    /// The shim's half of the request path (`js/index.js`, one per client): it keeps each page
-    /// request's own options, files and task in JavaScript by the shim's request id, performs the
-    /// sends this driver asks for, and settles the page's promise. Only numbers and short strings
-    /// cross (docs/boundary.md); each method catches what the platform throws.
-    pub type Sends;
+    /// The host adapter of one client (`js/host.js`). Its methods catch what the platform and the
+    /// page throw; only numbers and strings cross.
+    pub type Host;
+    /// Platform call `op` of `kind` (`platform::GET_STORAGE` …) with its strings: the storage key
+    /// and value, or the exchange's URL and JSON body; `timeout_ms` for `wx.login` and the exchange.
+    /// Answered by `Client::answered` with `op`, possibly inside the call.
+    #[wasm_bindgen(method, catch)]
+    fn call(
+        this: &Host,
+        op: u32,
+        kind: u32,
+        text: Option<&str>,
+        more: Option<&str>,
+        timeout_ms: u32,
+    ) -> Result<(), JsValue>;
+    /// Call `Client::tick` in `delay_ms` (replacing the timer armed before); a negative delay
+    /// clears it.
+    #[wasm_bindgen(method, catch)]
+    fn timer(this: &Host, delay_ms: f64) -> Result<(), JsValue>;
     /// Send page request `request` as platform call `op` to `url` (`None`: the same URL as the
     /// previous send, so the common case decodes no string), with the token header of `header`
     /// (0: none) and `timeout_ms`. The answer comes back through `Client::sent` or
     /// `Client::send_failed` with `op`.
     #[wasm_bindgen(method, catch)]
-    fn send(
-        this: &Sends,
-        request: u32,
-        op: u32,
-        url: Option<&str>,
-        header: u32,
-        timeout_ms: u32,
-    ) -> Result<(), JsValue>;
+    fn send(this: &Host, request: u32, op: u32, url: Option<&str>, header: u32, timeout_ms: u32)
+        -> Result<(), JsValue>;
     /// The token header of a new session, numbered `header`: sent once, used by every send of it.
     #[wasm_bindgen(method, catch, js_name = header)]
-    fn session_header(this: &Sends, header: u32, name: &str, value: &str) -> Result<(), JsValue>;
+    fn session_header(this: &Host, header: u32, name: &str, value: &str) -> Result<(), JsValue>;
     /// Resolve page request `request` with the platform's answer to `op`.
     #[wasm_bindgen(method, catch)]
-    fn respond(this: &Sends, request: u32, op: u32) -> Result<(), JsValue>;
+    fn respond(this: &Host, request: u32, op: u32) -> Result<(), JsValue>;
     /// Reject page request `request` with an error (a code and fields).
     #[wasm_bindgen(method, catch)]
-    fn reject(this: &Sends, request: u32, error: JsValue) -> Result<(), JsValue>;
+    fn reject(this: &Host, request: u32, error: JsValue) -> Result<(), JsValue>;
     /// Abort the platform task of `op` (its request timed out); no answer is expected.
     #[wasm_bindgen(method, catch)]
-    fn abort(this: &Sends, op: u32) -> Result<(), JsValue>;
+    fn abort(this: &Host, op: u32) -> Result<(), JsValue>;
 }
 
 fn now() -> Millis {
@@ -78,82 +74,33 @@ fn now() -> Millis {
 }
 
 struct Driver {
-    id: u32,
     core: Core,
-    /// Shared (`Rc`) so that a call can take it out of the driver without a JS-side copy.
-    platform: Rc<JsValue>,
+    /// Performs every platform call, send and timer (shared, so a call can hold it with no borrow).
+    host: Rc<Host>,
     /// Promise callbacks of callers waiting for a login state.
     waiters: Vec<(WaiterId, Function, Function)>,
     /// Receives `onChange` events; the shim fans them out to the page's listeners.
     listener: Function,
-    /// The armed timer: its deadline and its handle.
-    timer: Option<(Millis, JsValue)>,
-    /// This client's timer callback (the shared tick bound to its id), made once.
-    tick: Function,
-    /// The shared answer callback bound to this client and to success / failure, made once: a
-    /// platform call binds only its op id to them.
-    answer: Rc<(Function, Function)>,
-    /// The token header last handed to the shim, and its number there: every send of a session
+    /// The deadline the host's timer is armed for.
+    timer: Option<Millis>,
+    /// The token header last handed to the host, and its number there: every send of a session
     /// names it by that number.
     header: Option<(Rc<AuthHeader>, u32)>,
     /// Platform calls whose answer has not come yet, and what each answers; a second answer to
     /// the same op is ignored.
     awaiting: Vec<(OpId, Awaiting)>,
-    /// Pages' requests: the core's waiter and the shim's request id.
+    /// Pages' requests: the core's waiter and the host's request id.
     requests: Vec<(WaiterId, u32)>,
     /// The URL of the latest request, for the next one that names none.
     last_url: String,
-    /// The URL of the latest send, which the shim keeps: a send to the same one names none.
+    /// The URL of the latest send, which the host keeps: a send to the same one names none.
     last_sent_url: String,
-    /// Performs the sends and settles the pages' requests.
-    sends: Rc<Sends>,
     /// The frozen `{ token, expiresAt, reply? }` last handed out by `readySession`, by generation:
     /// warm calls reuse it instead of building an object and a token string each time.
     warm_view: Option<(u32, JsValue)>,
 }
 
-impl Drop for Driver {
-    /// A client that goes away leaves no timer behind (the shim aborts its sends on dispose).
-    fn drop(&mut self) {
-        if let Some((_, handle)) = self.timer.take() {
-            let _ = clear_timeout(&handle);
-        }
-    }
-}
-
 type Shared = Rc<RefCell<Driver>>;
-
-/// The callbacks every platform call and timer answers through, made once per wasm instance.
-struct Callbacks {
-    /// `answer(client, ok, op, response)`, `ok` being 1 for success and 0 for failure.
-    answer: Closure<dyn Fn(u32, u32, u32, JsValue)>,
-    /// `tick(client)`.
-    tick: Closure<dyn Fn(u32)>,
-}
-
-thread_local! {
-    /// Live clients by id. Only `Weak`s: a `Client` owns its driver.
-    static CLIENTS: RefCell<Vec<(u32, Weak<RefCell<Driver>>)>> = const { RefCell::new(Vec::new()) };
-    static NEXT_CLIENT: Cell<u32> = const { Cell::new(1) };
-    static CALLBACKS: Callbacks = Callbacks {
-        answer: Closure::new(|client: u32, ok: u32, op: u32, response: JsValue| {
-            if let Some(shared) = find_client(client) {
-                on_answer(&shared, OpId(op), ok == 1, response);
-            }
-        }),
-        tick: Closure::new(|client: u32| {
-            if let Some(shared) = find_client(client) {
-                shared.borrow_mut().timer = None;
-                shared.borrow_mut().core.handle_timeout(now());
-                pump(&shared);
-            }
-        }),
-    };
-}
-
-fn find_client(id: u32) -> Option<Shared> {
-    CLIENTS.with(|clients| clients.borrow().iter().find(|(c, _)| *c == id).and_then(|(_, weak)| weak.upgrade()))
-}
 
 /// A login session client. JavaScript reaches it through the shim (`js/index.js`).
 #[wasm_bindgen]
@@ -161,56 +108,30 @@ pub struct Client {
     shared: Shared,
 }
 
-impl Drop for Client {
-    fn drop(&mut self) {
-        let id = self.shared.borrow().id;
-        CLIENTS.with(|clients| clients.borrow_mut().retain(|(c, _)| *c != id));
-    }
-}
-
 #[wasm_bindgen]
 impl Client {
     /// The JSON text of `createClient`'s options (the shim's plain copy, less `platform` and
-    /// `wasmPath`), the platform object, a random seed for retry jitter, the event listener and
-    /// the shim's request path. Throws the error object of `CONFIG_INVALID` when an option is wrong.
+    /// `wasmPath`), a random seed for retry jitter, the event listener and the host adapter.
+    /// Throws the error object of `CONFIG_INVALID` when an option is wrong.
     #[wasm_bindgen(constructor)]
-    pub fn new(
-        options: &str,
-        platform: JsValue,
-        jitter_seed: u32,
-        listener: Function,
-        sends: Sends,
-    ) -> Result<Client, JsValue> {
+    pub fn new(options: &str, jitter_seed: u32, listener: Function, host: Host) -> Result<Client, JsValue> {
         let config =
             ConfigInput::from_json(options).and_then(ConfigInput::validate).map_err(|e| interop::error_to_js(&e))?;
-        let id = NEXT_CLIENT.with(|next| next.replace(next.get().wrapping_add(1)));
-        let (tick, answer) = CALLBACKS.with(|c| {
-            let tick = bind(c.tick.as_ref(), id);
-            let answer = bind(c.answer.as_ref(), id);
-            (tick, Rc::new((bind(&answer, 1), bind(&answer, 0))))
-        });
         let driver = Driver {
-            id,
             core: Core::new(config, jitter_seed),
-            platform: Rc::new(platform),
+            host: Rc::new(host),
             waiters: Vec::new(),
             listener,
             timer: None,
-            tick,
-            answer,
             header: None,
             awaiting: Vec::new(),
             requests: Vec::new(),
             last_url: String::new(),
             last_sent_url: String::new(),
-            sends: Rc::new(sends),
             warm_view: None,
         };
-        let shared = Rc::new(RefCell::new(driver));
-        CLIENTS.with(|clients| clients.borrow_mut().push((id, Rc::downgrade(&shared))));
-        Ok(Client { shared })
+        Ok(Client { shared: Rc::new(RefCell::new(driver)) })
     }
-
     /// Resolves with `{ token, expiresAt, reply? }`, or rejects with an error object. `payload`
     /// is the JSON text of an object whose members the exchange sends beside the code; a login
     /// with one is always forced.
@@ -263,7 +184,7 @@ impl Client {
     /// shim's `Date.now()`, one crossing less). `url` is left out (`undefined`) when it is the
     /// previous request's, so a page calling one endpoint copies no string per request. The core
     /// decides where it goes, whether it carries the token and how "expired" is handled; it ends
-    /// with `Sends::respond`, or `Sends::reject` (at once for a request the core refuses).
+    /// with `Host::respond`, or `Host::reject` (at once for a request the core refuses).
     pub fn request(
         &self,
         now: f64,
@@ -285,8 +206,8 @@ impl Client {
             // Recorded before the core's effects are performed: the send looks its request id up.
             Ok(waiter) => self.shared.borrow_mut().requests.push((waiter, request)),
             Err(error) => {
-                let sends = Rc::clone(&self.shared.borrow().sends);
-                let _ = sends.reject(request, interop::error_to_js(&error));
+                let host = Rc::clone(&self.shared.borrow().host);
+                let _ = host.reject(request, interop::error_to_js(&error));
             }
         }
         pump(&self.shared);
@@ -320,6 +241,29 @@ impl Client {
         self.shared.borrow().core.config().requests.expired_body_field.as_ref().map(|path| path.join("."))
     }
 
+    /// The host's answer to platform call `op`, at `now`: `ok` as the platform's success or fail,
+    /// `status` and `text` as `platform::outcome` reads them, `errno` the platform's (NaN: none).
+    pub fn answered(&self, now: f64, op: u32, ok: bool, status: f64, text: Option<String>, errno: f64) {
+        let op = OpId(op);
+        let awaiting = {
+            let mut driver = self.shared.borrow_mut();
+            match take(&mut driver.awaiting, |(o, a)| *o == op && *a != Awaiting::Send) {
+                Some((_, awaiting)) => awaiting,
+                None => return,
+            }
+        };
+        let outcome = platform::outcome(awaiting, ok, status, text, errno);
+        self.shared.borrow_mut().core.handle(now as Millis, op, outcome);
+        pump(&self.shared);
+    }
+
+    /// The host's timer fired, at `now`.
+    pub fn tick(&self, now: f64) {
+        self.shared.borrow_mut().timer = None;
+        self.shared.borrow_mut().core.handle_timeout(now as Millis);
+        pump(&self.shared);
+    }
+
     /// A promise settled when the core settles `waiter`; then performs what the core asked for.
     fn promise_for(&self, waiter: WaiterId) -> Promise {
         let mut callbacks = None;
@@ -343,30 +287,19 @@ fn take_waiter(shared: &Shared, waiter: WaiterId) -> Option<(WaiterId, Function,
     take(&mut shared.borrow_mut().waiters, |(w, _, _)| *w == waiter)
 }
 
-/// `function.bind(null, number)`.
-fn bind(function: &JsValue, number: u32) -> Function {
-    function.unchecked_ref::<Bindable>().bind_number(&JsValue::NULL, number)
-}
-
-/// `success`/`fail` for platform call `op`: this client's answer callbacks bound to `op`.
-fn answer_callbacks(shared: &Shared, op: OpId) -> (Function, Function) {
-    let answer = Rc::clone(&shared.borrow().answer);
-    (bind(&answer.0, op.0), bind(&answer.1, op.0))
-}
-
-/// The number of `auth` in the shim: a new session's header is handed over once, with a new
+/// The number of `auth` in the host: a new session's header is handed over once, with a new
 /// number; every later send of that session names it by number.
 fn header_number(shared: &Shared, auth: &Rc<AuthHeader>) -> u32 {
-    let (number, sends) = {
+    let (number, host) = {
         let mut driver = shared.borrow_mut();
         match &driver.header {
             Some((made_from, number)) if Rc::ptr_eq(made_from, auth) => return *number,
             Some((_, number)) => driver.header = Some((Rc::clone(auth), number.wrapping_add(1).max(1))),
             None => driver.header = Some((Rc::clone(auth), 1)),
         }
-        (driver.header.as_ref().map_or(1, |(_, n)| *n), Rc::clone(&driver.sends))
+        (driver.header.as_ref().map_or(1, |(_, n)| *n), Rc::clone(&driver.host))
     };
-    let _ = sends.session_header(number, &auth.name, auth.value.expose());
+    let _ = host.session_header(number, &auth.name, auth.value.expose());
     number
 }
 
@@ -381,31 +314,33 @@ fn pump(shared: &Shared) {
                 send(shared, op, waiter, &url, auth.as_ref(), timeout_ms);
             }
             Some(Output::Effect { op, effect: Effect::Abort }) => {
-                let sends = {
+                let host = {
                     let mut driver = shared.borrow_mut();
                     take(&mut driver.awaiting, |(o, _)| *o == op);
-                    Rc::clone(&driver.sends)
+                    Rc::clone(&driver.host)
                 };
-                let _ = sends.abort(op.0);
+                let _ = host.abort(op.0);
             }
             Some(Output::Effect { op, effect }) => {
-                let (success, fail) = answer_callbacks(shared, op);
-                let platform = Rc::clone(&shared.borrow().platform);
-                let (awaiting, method, options) = platform::prepare(effect);
-                shared.borrow_mut().awaiting.push((op, awaiting));
+                let Some(call) = platform::prepare(effect) else { continue };
+                let host = {
+                    let mut driver = shared.borrow_mut();
+                    driver.awaiting.push((op, call.awaiting));
+                    Rc::clone(&driver.host)
+                };
                 // May answer synchronously: the answer finds `op` awaited and no borrow held.
-                platform::call_with(&platform, method, &options, success, &fail);
+                let _ = host.call(op.0, call.kind, call.text.as_deref(), call.more.as_deref(), call.timeout_ms);
             }
             Some(Output::Respond { waiter, result }) => {
-                let (request, sends) = {
+                let (request, host) = {
                     let mut driver = shared.borrow_mut();
                     let request = take(&mut driver.requests, |(w, _)| *w == waiter).map(|(_, r)| r);
-                    (request, Rc::clone(&driver.sends))
+                    (request, Rc::clone(&driver.host))
                 };
                 if let Some(request) = request {
                     let _ = match result {
-                        Ok(op) => sends.respond(request, op.0),
-                        Err(error) => sends.reject(request, interop::error_to_js(&error)),
+                        Ok(op) => host.respond(request, op.0),
+                        Err(error) => host.reject(request, interop::error_to_js(&error)),
                     };
                 }
             }
@@ -432,10 +367,10 @@ fn pump(shared: &Shared) {
     rearm_timer(shared);
 }
 
-/// Asks the shim to send a page's request to `url`, with the token header when it has one.
+/// Asks the host to send a page's request to `url`, with the token header when it has one.
 fn send(shared: &Shared, op: OpId, waiter: WaiterId, url: &str, auth: Option<&Rc<AuthHeader>>, timeout_ms: u32) {
     let header = auth.map_or(0, |auth| header_number(shared, auth));
-    let (request, sends, same_url) = {
+    let (request, host, same_url) = {
         let mut driver = shared.borrow_mut();
         let Some(&(_, request)) = driver.requests.iter().find(|(w, _)| *w == waiter) else { return };
         driver.awaiting.push((op, Awaiting::Send));
@@ -443,25 +378,10 @@ fn send(shared: &Shared, op: OpId, waiter: WaiterId, url: &str, auth: Option<&Rc
         if !same_url {
             url.clone_into(&mut driver.last_sent_url);
         }
-        (request, Rc::clone(&driver.sends), same_url)
+        (request, Rc::clone(&driver.host), same_url)
     };
     // May answer synchronously: the answer finds `op` awaited and no borrow held.
-    let _ = sends.send(request, op.0, (!same_url).then_some(url), header, timeout_ms);
-}
-
-/// The platform's answer to call `op` (through the bound `answer` callback): not a send, whose
-/// answers come through `Client::sent` and `Client::send_failed`.
-fn on_answer(shared: &Shared, op: OpId, ok: bool, response: JsValue) {
-    let awaiting = {
-        let mut driver = shared.borrow_mut();
-        match take(&mut driver.awaiting, |(o, a)| *o == op && !matches!(a, Awaiting::Send)) {
-            Some((_, awaiting)) => awaiting,
-            None => return,
-        }
-    };
-    let outcome = platform::outcome(awaiting, ok, &response);
-    shared.borrow_mut().core.handle(now(), op, outcome);
-    pump(shared);
+    let _ = host.send(request, op.0, (!same_url).then_some(url), header, timeout_ms);
 }
 
 /// The answer to send `op`, if it is still awaited (a second answer, or one after an abort, is not).
@@ -474,29 +394,23 @@ fn on_sent(shared: &Shared, now: Millis, op: OpId, answer: Result<ResponseSummar
 }
 
 fn rearm_timer(shared: &Shared) {
-    let (wanted, armed) = {
+    let (wanted, armed, host) = {
         let driver = shared.borrow();
-        (driver.core.poll_timeout(), driver.timer.as_ref().map(|(at, _)| *at))
+        (driver.core.poll_timeout(), driver.timer, Rc::clone(&driver.host))
     };
     // An armed timer due no later than the core's next deadline stays, and so does one when no
     // deadline is left: firing early costs one idle tick, while re-arming on every request (each
-    // has its own deadline) costs four crossings (a clone, setTimeout, clearTimeout, a drop). An
-    // idle client's timer fires once more and is then gone.
+    // has its own deadline) costs a crossing each time. An idle client's timer fires once more and
+    // is then gone.
     if let Some(armed) = armed {
         if wanted.is_none_or(|deadline| deadline >= armed) {
             return;
         }
     }
-    let previous = shared.borrow_mut().timer.take();
-    if let Some((_, handle)) = previous {
-        let _ = clear_timeout(&handle);
-    }
-    if let Some(deadline) = wanted {
-        let tick = shared.borrow().tick.clone();
-        let delay = deadline.saturating_sub(now()) as f64;
-        // A setTimeout that throws (a page replaced it) leaves no timer: the next call re-arms.
-        if let Ok(handle) = set_timeout(&tick, delay) {
-            shared.borrow_mut().timer = Some((deadline, handle));
-        }
+    let Some(deadline) = wanted else { return };
+    shared.borrow_mut().timer = Some(deadline);
+    // A host whose timer throws (a page replaced setTimeout) leaves none: the next call re-arms.
+    if host.timer(deadline.saturating_sub(now()) as f64).is_err() {
+        shared.borrow_mut().timer = None;
     }
 }

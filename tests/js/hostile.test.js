@@ -180,6 +180,33 @@ for (const profile of ['ios', 'android']) {
       await unhandled.check();
     });
 
+    test('a platform whose login throws, is missing or answers twice, or whose storage throws: typed errors, each call settles once', async () => {
+      const unhandled = watchUnhandled();
+      const { sim, client } = launch(world, profile);
+      const login = sim.wx.login;
+      sim.wx.login = () => { throw new Error('boom'); };
+      const thrown = await rejection(client().ensureLogin());
+      assert.equal(thrown.code, 'WX_LOGIN_FAILED');
+      assert.equal(thrown.errMsg, 'boom');
+      sim.wx.login = undefined;
+      const missing = await rejection(client().ensureLogin());
+      assert.equal(missing.code, 'WX_LOGIN_FAILED');
+      assert.match(missing.errMsg, /login is not available on this platform/);
+      sim.wx.login = (opts) => { login(Object.assign({}, opts, { success: (res) => { opts.success(res); opts.fail({ errMsg: 'login:fail late' }); opts.success({ code: 'other' }); } })); };
+      const auth = client();
+      const events = [];
+      auth.onChange((e) => events.push(e.type));
+      assert.ok((await auth.ensureLogin()).token, 'the first answer counts');
+      sim.wx.login = login;
+      const setStorage = sim.wx.setStorage;
+      sim.wx.setStorage = () => { throw new Error('disk full'); };
+      const again = await auth.ensureLogin({ force: true });
+      assert.ok(again.token, 'a storage write that throws does not fail the login');
+      assert.deepEqual(events, ['login', 'login', 'storageFailed']);
+      sim.wx.setStorage = setStorage;
+      await unhandled.check();
+    });
+
     test('a server granting sub-second sessions gets BAD_RESPONSE, not a login storm', async () => {
       const { sim, clock, client } = launch(world, profile);
       await admin(world.url, '/admin/inject-login', { status: 200, body: { token: 'tiny-life', expiresIn: 1e-9 } });

@@ -1,15 +1,34 @@
 'use strict';
-// The request path's JavaScript half, one per client: the host side of the boundary for
-// auth.request/uploadFile/downloadFile (docs/boundary.md). The page's own data (its options, body,
-// files, headers) and the platform's tasks and answers stay here, referred to by number; the core
-// decides where each request goes, whether it carries the token and what an answer means. Four
-// crossings a warm request: client.request, path.send, client.sent, path.respond.
+// The host adapter, one per client: every platform call the core asks for (storage,
+// checkSession, login, the code exchange), the pages' requests and the core's timer, performed on
+// the platform object (wx, or a test double) and answered with numbers and strings
+// (docs/boundary.md). The page's own data (its options, body, files, headers) and the platform's
+// tasks and answers stay here, referred to by number; the core decides everything. A warm request
+// crosses four times: client.request, host.send, client.sent, host.respond.
 const { MpSessionError } = require('./errors.js');
 
 // Longest expiredWhen.bodyField value taken into wasm memory (options' strings are as long at most).
 const MAX_BODY_CODE_LENGTH = 8192;
 // Longest errMsg taken into wasm memory; a longer one becomes `<method>:fail`.
 const MAX_ERRMSG_LENGTH = 1024;
+// Longest wx.login code taken into wasm memory (real ones are 32 characters).
+const MAX_CODE_LENGTH = 1024;
+// Longest stored session and login reply taken into wasm memory, which never shrinks (ours are
+// under 5 KB): a longer stored value is not ours, a longer reply is answered as an empty one.
+const MAX_TEXT_LENGTH = 65536;
+
+// The kinds of host.call, as src/wasm/platform.rs numbers them.
+const GET_STORAGE = 1;
+const SET_STORAGE = 2;
+const REMOVE_STORAGE = 3;
+const CHECK_SESSION = 4;
+const LOGIN = 5;
+const POST_CODE = 6;
+// A storage read's status: nothing stored, a string of ours, something else.
+const STORED_NOTHING = 0;
+const STORED_TEXT = 1;
+const STORED_OTHER = 2;
+const METHODS = ['', 'getStorage', 'setStorage', 'removeStorage', 'checkSession', 'login', 'request'];
 
 function defineOwn(target, key, value) {
   // Defined, not assigned: a setter a page put on Object.prototype never sees our options.
@@ -71,6 +90,21 @@ function sendOptions(pageOptions, url, timeout, token) {
   return options;
 }
 
+// The text of a login reply's body, read as text (stringified if a platform parsed it anyway),
+// or '' when it is longer than MAX_TEXT_LENGTH.
+function replyText(data) {
+  if (data === undefined || data === null) return '';
+  let text = data;
+  if (typeof text !== 'string') {
+    try {
+      text = JSON.stringify(data);
+    } catch (error) {
+      return '';
+    }
+  }
+  return typeof text === 'string' && text.length <= MAX_TEXT_LENGTH ? text : '';
+}
+
 function abortTask(task) {
   try {
     if (task && typeof task.abort === 'function') task.abort();
@@ -80,12 +114,12 @@ function abortTask(task) {
 }
 
 /**
- * The request path of one page client on `platform`; `settle(entry, ok, value)` settles a page's
- * call. `path` is what the wasm Client is given (its `Sends`); `start(client)` binds it to that
- * Client, `end()` forgets every request and aborts every task (dispose, a trapped instance), and
- * `request(client, kind, options, entry)` starts one.
+ * The host of one page client on `platform`; `settle(entry, ok, value)` settles a page's call.
+ * `path` is what the wasm Client is given (its `Host`); `start(client)` binds it to that Client,
+ * `end()` forgets every request, aborts every task and clears the timer (dispose, a trapped
+ * instance), and `request(client, kind, options, entry)` starts a page's request.
  */
-function createRequestPath(platform, settle) {
+function createHost(platform, settle) {
   const requests = new Map(); // id → { kind, options, entry, answer: { op, response } | null }
   const tasks = new Map(); // op → the platform's task, for abort
   const headers = new Map(); // number → [name, value], the newest two sessions'
@@ -94,8 +128,93 @@ function createRequestPath(platform, settle) {
   let lastSentUrl = null; // the URL of `client`'s latest send, which it names no more
   let bodyPath = null; // expiredWhen.bodyField as a path, or null
   let client = null; // the live wasm Client: answers go to it only
+  let timer = null;
+
+  // platform[method](options) with success/fail, answered once through `answer(ok, value)`; a
+  // missing method or a throw is a failure, as from the platform.
+  function invoke(method, options, answer) {
+    let answered = false;
+    const once = (ok) => (value) => {
+      if (answered) return;
+      answered = true;
+      answer(ok, value);
+    };
+    const fail = once(false);
+    try {
+      defineOwn(options, 'success', once(true));
+      defineOwn(options, 'fail', fail);
+      const fn = platform[method];
+      if (typeof fn !== 'function') return fail({ errMsg: method + ' is not available on this platform' });
+      fn.call(platform, options);
+    } catch (error) {
+      fail(error);
+    }
+  }
 
   const path = {
+    call(op, kind, text, more, timeout) {
+      const to = client;
+      const answered = (ok, status, answerText, errno) => {
+        if (client === to) to.answered(Date.now(), op, ok, status, answerText, errno);
+      };
+      const method = METHODS[kind];
+      const options = {};
+      if (kind === GET_STORAGE || kind === SET_STORAGE || kind === REMOVE_STORAGE) defineOwn(options, 'key', text);
+      if (kind === SET_STORAGE) defineOwn(options, 'data', more);
+      if (kind === LOGIN) defineOwn(options, 'timeout', timeout);
+      if (kind === POST_CODE) {
+        defineOwn(options, 'url', text);
+        defineOwn(options, 'method', 'POST');
+        defineOwn(options, 'data', more);
+        defineOwn(options, 'header', { 'content-type': 'application/json' });
+        // Read the body as text: the core decides what a malformed reply means.
+        defineOwn(options, 'dataType', 'text');
+        defineOwn(options, 'responseType', 'text');
+        defineOwn(options, 'timeout', timeout);
+      }
+      invoke(method, options, (ok, response) => {
+        if (!ok) {
+          const [errMsg, errno] = failureOf(method, response);
+          return answered(false, 0, errMsg, errno);
+        }
+        let status = 0;
+        let answerText;
+        try {
+          if (kind === GET_STORAGE) {
+            const data = response ? response.data : undefined;
+            if (data === undefined || data === null) status = STORED_NOTHING;
+            else if (typeof data === 'string' && data.length <= MAX_TEXT_LENGTH) {
+              status = STORED_TEXT;
+              answerText = data;
+            } else status = STORED_OTHER;
+          } else if (kind === LOGIN) {
+            const code = response ? response.code : undefined;
+            if (typeof code === 'string' && code.length > MAX_CODE_LENGTH) return answered(false, 0, 'login:fail the code is longer than 1 KB', NaN);
+            answerText = typeof code === 'string' ? code : '';
+          } else if (kind === POST_CODE) {
+            if (response && typeof response.statusCode === 'number') status = response.statusCode;
+            answerText = replyText(response ? response.data : undefined);
+          }
+        } catch (error) {
+          // An answer whose fields throw is judged by what could be read.
+        }
+        answered(true, status, answerText, NaN);
+      });
+    },
+    timer(delay) {
+      const to = client;
+      try {
+        if (timer !== null) clearTimeout(timer);
+      } catch (error) {
+        // A replaced clearTimeout: the old timer fires into a tick that finds nothing due.
+      }
+      timer = null;
+      if (delay < 0) return;
+      timer = setTimeout(() => {
+        timer = null;
+        if (client === to) to.tick(Date.now());
+      }, delay);
+    },
     header(number, name, value) {
       headers.set(number, [name, value]);
       if (headers.size > 2) headers.delete(headers.keys().next().value);
@@ -172,6 +291,14 @@ function createRequestPath(platform, settle) {
     },
     end() {
       client = null;
+      if (timer !== null) {
+        try {
+          clearTimeout(timer);
+        } catch (error) {
+          // The timer's tick finds no client.
+        }
+        timer = null;
+      }
       requests.clear();
       for (const task of Array.from(tasks.values())) abortTask(task);
       tasks.clear();
@@ -195,4 +322,4 @@ function createRequestPath(platform, settle) {
   };
 }
 
-module.exports = { createRequestPath };
+module.exports = { createHost };
