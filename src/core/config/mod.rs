@@ -196,18 +196,18 @@ fn is_header_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
-fn request_policy(input: &mut ConfigInput) -> Result<RequestPolicy, SessionError> {
-    let token_header = input.token_header.take().unwrap_or_else(|| "Authorization".to_string());
+fn request_policy(input: &ConfigInput) -> Result<RequestPolicy, SessionError> {
+    let token_header = input.token_header.as_deref().unwrap_or("Authorization").to_string();
     if !is_header_name(&token_header) {
         return Err(invalid("tokenHeader", "must be an HTTP header name such as 'Authorization'"));
     }
-    let token_scheme = input.token_scheme.take().unwrap_or_else(|| "Bearer".to_string());
+    let token_scheme = input.token_scheme.as_deref().unwrap_or("Bearer").to_string();
     if !token_scheme.is_empty() && !is_header_name(&token_scheme) {
         return Err(invalid("tokenScheme", "must be a single word such as 'Bearer', or '' to send the raw token"));
     }
     let mut trusted_origins = Vec::new();
-    for origin in input.trusted_origins.take().unwrap_or_default() {
-        match split_origin(&origin) {
+    for origin in input.trusted_origins.iter().flatten() {
+        match split_origin(origin) {
             Some((o, "" | "/")) => trusted_origins.push(o),
             _ => {
                 return Err(invalid("trustedOrigins", "must list origins such as 'https://cdn.example.com' (no path)"))
@@ -215,17 +215,17 @@ fn request_policy(input: &mut ConfigInput) -> Result<RequestPolicy, SessionError
         }
     }
     let mut expired_statuses = Vec::new();
-    for status in input.expired_statuses.take().unwrap_or_else(|| vec![401.0]) {
+    for &status in input.expired_statuses.as_deref().unwrap_or(&[401.0]) {
         if status.fract() != 0.0 || !(100.0..=599.0).contains(&status) {
             return Err(invalid("expiredWhen.statuses", "must list HTTP statuses (100–599)"));
         }
         expired_statuses.push(status as u16);
     }
-    let expired_body_field = match input.expired_body_field.take() {
+    let expired_body_field = match input.expired_body_field.as_deref() {
         Some(f) => Some(field_path("expiredWhen.bodyField", Some(f), "")?),
         None => None,
     };
-    let expired_body_values = input.expired_body_values.take().unwrap_or_default();
+    let expired_body_values = input.expired_body_values.clone().unwrap_or_default();
     // One without the other would silently never match.
     if expired_body_field.is_some() == expired_body_values.is_empty() {
         return Err(invalid("expiredWhen", "bodyField and bodyValues go together"));
@@ -242,9 +242,8 @@ fn request_policy(input: &mut ConfigInput) -> Result<RequestPolicy, SessionError
     })
 }
 
-fn field_path(option: &str, value: Option<String>, default: &str) -> Result<Vec<String>, SessionError> {
-    let text = value.unwrap_or_else(|| default.to_string());
-    let path: Vec<String> = text.split('.').map(str::to_string).collect();
+fn field_path(option: &str, value: Option<&str>, default: &str) -> Result<Vec<String>, SessionError> {
+    let path: Vec<String> = value.unwrap_or(default).split('.').map(str::to_string).collect();
     if path.iter().any(String::is_empty) {
         return Err(invalid(option, "must be a field name or a dotted path such as `data.token`"));
     }
@@ -279,7 +278,7 @@ fn check_base_url(url: &str, allow_insecure_http: bool) -> Result<(String, Strin
 }
 
 /// `replyFields`: dotted paths, none of which may name `session_key` in any of its segments.
-fn reply_fields(fields: Option<Vec<String>>) -> Result<Option<Vec<Vec<String>>>, SessionError> {
+fn reply_fields(fields: Option<&[String]>) -> Result<Option<Vec<Vec<String>>>, SessionError> {
     const OPTION: &str = "replyFields";
     let Some(fields) = fields else { return Ok(None) };
     let mut paths = Vec::new();
@@ -297,20 +296,28 @@ fn reply_fields(fields: Option<Vec<String>>) -> Result<Option<Vec<Vec<String>>>,
 }
 
 impl ConfigInput {
-    pub fn validate(mut self) -> Result<Config, SessionError> {
-        let reply_fields = reply_fields(self.reply_fields.take())?;
-        let requests = request_policy(&mut self)?;
-        let allow_insecure = self.allow_insecure_http.unwrap_or(false);
-        let base_url =
-            self.base_url.ok_or_else(|| invalid("baseUrl", "is required, e.g. 'https://api.example.com'"))?;
-        let (origin, base_url) = check_base_url(&base_url, allow_insecure)?;
+    pub fn validate(self) -> Result<Config, SessionError> {
+        // Checked by reference: an early refusal then drops the input once, here, instead of
+        // each return dropping what is left of it (-846 B of wasm).
+        self.checked()
+    }
 
-        let login_path = self.login_path.unwrap_or_else(|| "/auth/login".to_string());
+    fn checked(&self) -> Result<Config, SessionError> {
+        let reply_fields = reply_fields(self.reply_fields.as_deref())?;
+        let requests = request_policy(self)?;
+        let allow_insecure = self.allow_insecure_http.unwrap_or(false);
+        let base_url = self
+            .base_url
+            .as_deref()
+            .ok_or_else(|| invalid("baseUrl", "is required, e.g. 'https://api.example.com'"))?;
+        let (origin, base_url) = check_base_url(base_url, allow_insecure)?;
+
+        let login_path = self.login_path.as_deref().unwrap_or("/auth/login");
         if !login_path.starts_with('/') || login_path.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid("loginPath", "must be a path starting with '/', e.g. '/auth/login'"));
         }
 
-        let storage_key = self.storage_key.unwrap_or_else(|| "mp-session".to_string());
+        let storage_key = self.storage_key.as_deref().unwrap_or("mp-session").to_string();
         if storage_key.is_empty() || storage_key.len() > 128 {
             return Err(invalid("storageKey", "must be a non-empty string of at most 128 characters"));
         }
@@ -323,14 +330,14 @@ impl ConfigInput {
         }
 
         Ok(Config {
-            login_url: [base_url.as_str(), &login_path].concat(),
+            login_url: [base_url.as_str(), login_path].concat(),
             origin,
             base_url,
             storage_key,
             timeout_ms: whole("timeoutMs", self.timeout_ms, 1, 60_000, DEFAULT_TIMEOUT_MS)?,
             check_session: self.check_session.unwrap_or(false),
-            token_field: field_path("tokenField", self.token_field, "token")?,
-            expires_in_field: field_path("expiresInField", self.expires_in_field, "expiresIn")?,
+            token_field: field_path("tokenField", self.token_field.as_deref(), "token")?,
+            expires_in_field: field_path("expiresInField", self.expires_in_field.as_deref(), "expiresIn")?,
             expiry_margin_ms: u64::from(whole(
                 "expiryMarginMs",
                 self.expiry_margin_ms,
