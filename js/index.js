@@ -108,7 +108,7 @@ function createClient(options) {
   }
 
   // Runs `use(wasmClient, entry)` as a tracked call: it returns a promise from the core, or
-  // nothing when `entry` is settled by other means (a request, by the request path above). Every
+  // nothing when `entry` is settled by other means (a request, by the host adapter). Every
   // call but a warm ensureLogin comes here: it drops the warm answer right before the client sees
   // the call.
   function call(use) {

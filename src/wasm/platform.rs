@@ -39,7 +39,7 @@ pub struct Call {
     pub timeout_ms: u32,
 }
 
-/// The call for `effect` (not `Send`/`Abort`, which take the request path); `timeout_ms` bounds
+/// The call for `effect` (not `Send`/`Abort`, which are the host's `send`/`abort`); `timeout_ms` bounds
 /// the platform calls that take one (`wx.login`, the exchange).
 pub fn prepare(effect: Effect) -> Option<Call> {
     let call = |awaiting, kind, text, more, timeout_ms| Some(Call { awaiting, kind, text, more, timeout_ms });
