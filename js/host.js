@@ -131,7 +131,7 @@ function createHost(platform, settle) {
   let timer = null;
 
   // platform[method](options) with success/fail, answered once through `answer(ok, value)`; a
-  // missing method or a throw is a failure, as from the platform.
+  // missing method or a throw is a failure, as from the platform. Returns the platform's task.
   function invoke(method, options, answer) {
     let answered = false;
     const once = (ok) => (value) => {
@@ -145,9 +145,9 @@ function createHost(platform, settle) {
       defineOwn(options, 'fail', fail);
       const fn = platform[method];
       if (typeof fn !== 'function') return fail({ errMsg: method + ' is not available on this platform' });
-      fn.call(platform, options);
+      return fn.call(platform, options);
     } catch (error) {
-      fail(error);
+      return fail(error);
     }
   }
 
@@ -224,40 +224,34 @@ function createHost(platform, settle) {
       else lastSentUrl = url;
       const request = requests.get(id);
       const to = client;
-      let answered = false;
-      const fail = (error) => {
-        if (answered) return;
-        answered = true;
-        tasks.delete(op);
-        const [errMsg, errno] = failureOf(request ? request.kind : 'request', error);
+      const sendFailed = (method, error) => {
+        const [errMsg, errno] = failureOf(method, error);
         if (client === to) to.sendFailed(Date.now(), op, errMsg, errno);
       };
-      if (!request) return fail({ errMsg: 'request:fail the request is gone' });
+      if (!request) return sendFailed('request', { errMsg: 'request:fail the request is gone' });
+      let options;
       try {
-        const options = sendOptions(request.options, url, timeout, headers.get(header));
-        defineOwn(options, 'success', (response) => {
-          if (answered) return;
-          answered = true;
-          tasks.delete(op);
-          let status = 0;
-          let code = [NaN, undefined];
-          try {
-            if (response && typeof response.statusCode === 'number') status = response.statusCode;
-            if (bodyPath && response) code = bodyCode(response.data, bodyPath);
-          } catch (e) {
-            // A response whose fields throw is judged by what could be read.
-          }
-          request.answer = { op: op, response: response };
-          if (client === to) to.sent(Date.now(), op, status, code[0], code[1]);
-        });
-        defineOwn(options, 'fail', fail);
-        const method = platform[request.kind];
-        if (typeof method !== 'function') return fail({ errMsg: request.kind + ' is not available on this platform' });
-        const task = method.call(platform, options);
-        if (!answered) tasks.set(op, task);
+        options = sendOptions(request.options, url, timeout, headers.get(header));
       } catch (error) {
-        fail(error);
+        return sendFailed(request.kind, error);
       }
+      let answered = false;
+      const task = invoke(request.kind, options, (ok, response) => {
+        answered = true;
+        tasks.delete(op);
+        if (!ok) return sendFailed(request.kind, response);
+        let status = 0;
+        let code = [NaN, undefined];
+        try {
+          if (response && typeof response.statusCode === 'number') status = response.statusCode;
+          if (bodyPath && response) code = bodyCode(response.data, bodyPath);
+        } catch (e) {
+          // A response whose fields throw is judged by what could be read.
+        }
+        request.answer = { op: op, response: response };
+        if (client === to) to.sent(Date.now(), op, status, code[0], code[1]);
+      });
+      if (!answered) tasks.set(op, task);
     },
     respond(id, op) {
       const request = requests.get(id);
