@@ -58,4 +58,4 @@ function toMpSessionError(value) {
   return new MpSessionError('INTERNAL', 'mp-session internal error: ' + message);
 }
 
-module.exports = { MpSessionError, isMpSessionError, toMpSessionError, messageOf };
+module.exports = { MpSessionError, isMpSessionError, toMpSessionError };

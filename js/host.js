@@ -130,6 +130,15 @@ function createHost(platform, settle) {
   let client = null; // the live wasm Client: answers go to it only
   let timer = null;
 
+  function clearTimer() {
+    try {
+      if (timer !== null) clearTimeout(timer);
+    } catch (error) {
+      // A replaced clearTimeout: the old timer fires into a tick that finds nothing due, or no client.
+    }
+    timer = null;
+  }
+
   // platform[method](options) with success/fail, answered once through `answer(ok, value)`; a
   // missing method or a throw is a failure, as from the platform. Returns the platform's task.
   function invoke(method, options, answer) {
@@ -203,13 +212,7 @@ function createHost(platform, settle) {
     },
     timer(delay) {
       const to = client;
-      try {
-        if (timer !== null) clearTimeout(timer);
-      } catch (error) {
-        // A replaced clearTimeout: the old timer fires into a tick that finds nothing due.
-      }
-      timer = null;
-      if (delay < 0) return;
+      clearTimer();
       timer = setTimeout(() => {
         timer = null;
         if (client === to) to.tick(Date.now());
@@ -285,14 +288,7 @@ function createHost(platform, settle) {
     },
     end() {
       client = null;
-      if (timer !== null) {
-        try {
-          clearTimeout(timer);
-        } catch (error) {
-          // The timer's tick finds no client.
-        }
-        timer = null;
-      }
+      clearTimer();
       requests.clear();
       for (const task of Array.from(tasks.values())) abortTask(task);
       tasks.clear();

@@ -18,8 +18,9 @@ thread_local! {
 
 fn with_name<R>(key: &'static str, use_name: impl FnOnce(&JsValue) -> R) -> R {
     NAMES.with(|names| {
-        // `use_name` may run a page's getter that calls back into the client and so here: the
-        // inner call, finding the cache borrowed, makes its name afresh instead of panicking.
+        // `use_name` may run a setter a page put on Object.prototype, which may call back into the
+        // client and so here: the inner call, finding the cache borrowed, makes its name afresh
+        // instead of panicking.
         let Ok(mut names) = names.try_borrow_mut() else { return use_name(&JsValue::from_str(key)) };
         let index = match names.iter().rposition(|(name, _)| std::ptr::eq(*name, key)) {
             Some(index) => index,

@@ -44,8 +44,7 @@ extern "C" {
         more: Option<&str>,
         timeout_ms: u32,
     ) -> Result<(), JsValue>;
-    /// Call `Client::tick` in `delay_ms` (replacing the timer armed before); a negative delay
-    /// clears it.
+    /// Call `Client::tick` in `delay_ms`, replacing the timer armed before.
     #[wasm_bindgen(method, catch)]
     fn timer(this: &Host, delay_ms: f64) -> Result<(), JsValue>;
     /// Send page request `request` as platform call `op` to `url` (`None`: the same URL as the
@@ -292,12 +291,13 @@ fn take_waiter(shared: &Shared, waiter: WaiterId) -> Option<(WaiterId, Function,
 fn header_number(shared: &Shared, auth: &Rc<AuthHeader>) -> u32 {
     let (number, host) = {
         let mut driver = shared.borrow_mut();
-        match &driver.header {
+        let number = match &driver.header {
             Some((made_from, number)) if Rc::ptr_eq(made_from, auth) => return *number,
-            Some((_, number)) => driver.header = Some((Rc::clone(auth), number.wrapping_add(1).max(1))),
-            None => driver.header = Some((Rc::clone(auth), 1)),
-        }
-        (driver.header.as_ref().map_or(1, |(_, n)| *n), Rc::clone(&driver.host))
+            Some((_, number)) => number.wrapping_add(1).max(1),
+            None => 1,
+        };
+        driver.header = Some((Rc::clone(auth), number));
+        (number, Rc::clone(&driver.host))
     };
     let _ = host.session_header(number, &auth.name, auth.value.expose());
     number
