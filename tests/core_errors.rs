@@ -26,6 +26,8 @@ fn examples() -> Vec<SessionError> {
         SessionError::BadResponse { status: 200, reason: "the login reply is not JSON".into() },
         SessionError::SessionExpired,
         SessionError::LoggedOut,
+        SessionError::LoginRequired,
+        SessionError::Aborted,
     ]
 }
 

@@ -35,8 +35,9 @@ fn sendable_token() -> impl Strategy<Value = String> {
 }
 
 fn valid_session() -> impl Strategy<Value = StoredSession> {
-    (sendable_token(), prop_oneof![1u64..=MAX_EXPIRES_AT_MS, Just(1), Just(MAX_EXPIRES_AT_MS)])
-        .prop_map(|(token, expires_at_ms)| StoredSession { token: Token::new(token), expires_at_ms, reply: None })
+    (sendable_token(), prop_oneof![1u64..=MAX_EXPIRES_AT_MS, Just(1), Just(MAX_EXPIRES_AT_MS)]).prop_map(
+        |(token, expires_at_ms)| StoredSession { token: Token::new(token), expires_at_ms, reply: None, refresh: None },
+    )
 }
 
 /// One edit of a byte string.
@@ -208,7 +209,7 @@ fn check_reply(status: u16, body: &str, token_field: &[String], expires_field: &
     // Kept fields chosen to reach into what the generated bodies hold.
     let reply_fields = [vec!["data".to_string()], vec!["a".to_string(), "b".to_string()], token_field.to_vec()];
     for fields in [None, Some(&reply_fields[..])] {
-        if let LoginReply::Granted { token, expires_in_s, reply } =
+        if let LoginReply::Granted { token, expires_in_s, reply, .. } =
             decode_login_reply(status, body, token_field, expires_field, fields)
         {
             prop_assert!(is_sendable_token(token.expose()), "unsendable token granted by {body:?}");
@@ -246,7 +247,7 @@ proptest! {
         let mut body = String::from("{\"token\":");
         mp_session::core::codec::json::write_string(&mut body, &token);
         body.push_str(&format!(",\"expiresIn\":{lifetime}}}"));
-        let granted = LoginReply::Granted { token: Token::new(token), expires_in_s: f64::from(lifetime), reply: None };
+        let granted = LoginReply::Granted { token: Token::new(token), expires_in_s: f64::from(lifetime), reply: None, refresh: None };
         prop_assert_eq!(decode_login_reply(status, &body, &["token".into()], &["expiresIn".into()], None), granted);
     }
 }
@@ -401,7 +402,7 @@ proptest! {
                     "the token went with {url:?}, sent as {sent:?}, to {origin:?}"
                 );
             }
-            h.answer(op, Outcome::Sent(Ok(ResponseSummary { status: 200, body_code: None })));
+            h.answer(op, Outcome::Sent(Ok(ResponseSummary { status: 200, body_code: None , cookies: None })));
         }
     }
 }

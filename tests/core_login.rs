@@ -23,6 +23,7 @@ fn cold_login_reads_storage_logs_in_and_stores_only_token_and_expiry() {
         Outcome::Reply(Ok(HttpReply {
             status: 200,
             body: r#"{"token":"tok-1","expiresIn":7200,"session_key":"SECRET","openid":"o1"}"#.into(),
+            cookies: None,
         })),
     );
     assert_eq!(h.token_of(w), "tok-1");

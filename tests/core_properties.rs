@@ -3,7 +3,9 @@
 //! logouts: at most one code exchange in flight, never more sends than the cap, no waiter or
 //! request left unsettled (or settled twice), a bounded number of attempts per login and of sends
 //! per request; a payload caller granted a session got it from an exchange that carried its
-//! payload, and no payload ever reaches storage.
+//! payload, and no payload ever reaches storage. With refresh tokens, account logins, aborts and
+//! fresh-key calls in the mix: at most one login-or-refresh exchange in flight, a rotated refresh
+//! token never sent again, and with `silentLogin: false` no `wx.login` the page did not ask for.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod support;
@@ -26,6 +28,16 @@ enum Step {
         get: bool,
     },
     Logout,
+    /// `ensureLogin({ freshSessionKey: true })`.
+    FreshKey,
+    /// `login()` with data number `which` (of two).
+    Account {
+        which: bool,
+    },
+    /// Abort the request at this index (modulo their number), settled or not.
+    Abort {
+        index: usize,
+    },
     /// Answer the outstanding effect at this index (modulo their number) with answer variant `kind`.
     Answer {
         index: usize,
@@ -42,6 +54,9 @@ fn step() -> impl Strategy<Value = Step> {
         2 => any::<bool>().prop_map(|which| Step::EnsureWith { which }),
         3 => (any::<bool>(), any::<bool>()).prop_map(|(trusted, get)| Step::Request { trusted, get }),
         1 => Just(Step::Logout),
+        1 => Just(Step::FreshKey),
+        1 => any::<bool>().prop_map(|which| Step::Account { which }),
+        1 => any::<usize>().prop_map(|index| Step::Abort { index }),
         6 => (any::<usize>(), 0u8..4).prop_map(|(index, kind)| Step::Answer { index, kind }),
         2 => (0u64..15_000).prop_map(|ms| Step::Advance { ms }),
     ]
@@ -64,19 +79,58 @@ fn outcome_for(effect: &Effect, kind: u8, now: Millis) -> Outcome {
         } else {
             Ok(LoginCode::new(format!("code-{kind}")))
         }),
-        Effect::PostCode { .. } => Outcome::Reply(match kind {
+        Effect::PostCode { .. } | Effect::PostCredentials { .. } => Outcome::Reply(match kind {
             0 => Err(PlatformFailure::new("request:fail")),
-            1 => Ok(HttpReply { status: 503, body: r#"{"errcode":-1}"#.into() }),
-            2 => Ok(HttpReply { status: 400, body: r#"{"errcode":40163}"#.into() }),
-            _ => Ok(HttpReply { status: 200, body: r#"{"token":"fresh","expiresIn":600}"#.into() }),
+            1 => Ok(HttpReply { status: 503, body: r#"{"errcode":-1}"#.into(), cookies: None }),
+            2 => Ok(HttpReply { status: 400, body: r#"{"errcode":40163}"#.into(), cookies: None }),
+            _ => Ok(HttpReply { status: 200, body: r#"{"token":"fresh","expiresIn":600}"#.into(), cookies: None }),
         }),
         Effect::Send { .. } => Outcome::Sent(match kind {
             0 => Err(PlatformFailure::new("request:fail")),
-            1 => Ok(ResponseSummary { status: 401, body_code: None }),
-            _ => Ok(ResponseSummary { status: 200, body_code: None }),
+            1 => Ok(ResponseSummary { status: 401, body_code: None, cookies: None }),
+            _ => Ok(ResponseSummary { status: 200, body_code: None, cookies: None }),
         }),
         Effect::Abort => unreachable!("aborts are not answered"),
     }
+}
+
+/// Answers `effect` as `outcome_for` does, but a refresh or account exchange granted with `kind` 3
+/// carries a new refresh token, recorded when the core takes the grant.
+fn answer(h: &mut Harness, op: OpId, effect: &Effect, kind: u8, granted_refresh: &mut Vec<String>) {
+    if !matches!(effect, Effect::PostCode { .. } | Effect::PostCredentials { .. }) || kind != 3 {
+        return h.answer(op, outcome_for(effect, kind, h.now));
+    }
+    let refresh = format!("rt-{}", op.0);
+    let body = format!(r#"{{"token":"fresh","expiresIn":600,"refreshToken":"{refresh}"}}"#);
+    let logins_before = h.events.iter().filter(|e| matches!(e, SessionEvent::LoggedIn { .. })).count();
+    h.answer(op, Outcome::Reply(Ok(HttpReply { status: 200, body, cookies: None })));
+    if h.events.iter().filter(|e| matches!(e, SessionEvent::LoggedIn { .. })).count() > logins_before {
+        granted_refresh.push(refresh);
+    }
+}
+
+/// No refresh sends a replaced refresh token, and without `silentLogin` every `wx.login` belongs
+/// to a login the page asked for (a forced, payload or fresh-key call, and its retries).
+fn check_refresh_and_silence(
+    h: &Harness,
+    granted_refresh: &[String],
+    backend: Backend,
+    explicit_logins: usize,
+) -> Result<(), TestCaseError> {
+    let replaced = granted_refresh.len().saturating_sub(1);
+    for (op, effect) in &h.effects {
+        if let Effect::PostCredentials { body, .. } = effect {
+            for old in granted_refresh.get(..replaced).unwrap_or_default() {
+                prop_assert!(!body.expose().contains(&format!("\"{old}\"")), "{op:?} sent the replaced {old}");
+            }
+        }
+    }
+    if !backend.silent {
+        // Each asked-for login may retry after a server failure, within the attempt limit.
+        let bound = explicit_logins * h.core.config().retry.max_attempts as usize;
+        prop_assert!(h.logins <= bound, "{} wx.login calls, {explicit_logins} asked for", h.logins);
+    }
+    Ok(())
 }
 
 /// Forgets the sends the core aborted (their deadline passed) with their `Abort`: an aborted task
@@ -107,7 +161,7 @@ impl Watch {
         let now = h.now;
         self.live_exchanges.retain(|&(_, deadline)| deadline > now);
         for (op, effect) in &h.effects {
-            if *op > self.newest_op && matches!(effect, Effect::PostCode { .. }) {
+            if *op > self.newest_op && matches!(effect, Effect::PostCode { .. } | Effect::PostCredentials { .. }) {
                 self.live_exchanges.push((*op, now + self.timeout_ms));
             }
         }
@@ -139,8 +193,25 @@ impl Watch {
     }
 }
 
-fn run(steps: Vec<Step>, check_session: bool) -> Result<(), TestCaseError> {
-    let mut h = Harness::new(ConfigInput { check_session: Some(check_session), ..config() });
+/// The backend a run talks to: with refresh tokens or not, and whether the core may call
+/// `wx.login` by itself.
+#[derive(Debug, Clone, Copy)]
+struct Backend {
+    refresh: bool,
+    silent: bool,
+}
+
+fn run(steps: Vec<Step>, check_session: bool, backend: Backend) -> Result<(), TestCaseError> {
+    let mut h = Harness::new(ConfigInput {
+        check_session: Some(check_session),
+        refresh_path: backend.refresh.then(|| "/auth/refresh".into()),
+        silent_login: Some(backend.silent),
+        ..config()
+    });
+    // Refresh tokens granted (and taken: the core settled on them), in order; all but the newest
+    // were replaced and must never be sent again.
+    let mut granted_refresh: Vec<String> = Vec::new();
+    let mut explicit_logins = 0;
     let mut watch = Watch {
         live_exchanges: vec![],
         newest_op: OpId(0),
@@ -160,17 +231,35 @@ fn run(steps: Vec<Step>, check_session: bool) -> Result<(), TestCaseError> {
 
     for step in steps {
         let events_before = h.events.len();
-        if matches!(step, Step::Ensure { .. } | Step::EnsureWith { .. } | Step::Request { .. } | Step::Logout) {
+        if !matches!(step, Step::Answer { .. } | Step::Advance { .. }) {
             cached = None;
         }
         match step {
-            Step::Ensure { force } => waiters.push(h.ensure(force)),
+            Step::Ensure { force } => {
+                explicit_logins += usize::from(force);
+                waiters.push(h.ensure(force));
+            }
+            Step::FreshKey => {
+                explicit_logins += 1;
+                waiters.push(h.ensure_fresh_key());
+            }
+            Step::Account { which } => {
+                let data =
+                    if which { r#"{"username":"a","password":"PASSWORD-A"}"# } else { r#"{"phone":"1","code":"SMS"}"# };
+                waiters.push(h.login_account("/auth/password", data));
+            }
+            Step::Abort { index } => {
+                if let Some(&request) = requests.get(index % requests.len().max(1)) {
+                    h.abort(request);
+                }
+            }
             Step::EnsureWith { which } => {
                 let value = if which { "PAYLOAD-A" } else { "PAYLOAD-B" };
                 // An exchange with the same payload already on the wire is shared, not repeated.
                 let same_on_the_wire = h.effects.iter().any(|(_, e)| {
                     matches!(e, Effect::PostCode { code, payload, .. } if login_request_body(code, payload.as_ref()).contains(value))
                 });
+                explicit_logins += 1;
                 let exchanges_before = h.bodies.len() - usize::from(same_on_the_wire);
                 let w = h.ensure_with(&format!(r#"{{"phoneCode":"{value}"}}"#));
                 waiters.push(w);
@@ -189,14 +278,14 @@ fn run(steps: Vec<Step>, check_session: bool) -> Result<(), TestCaseError> {
                 if !h.effects.is_empty() {
                     let (op, effect) = h.effects.remove(index % h.effects.len());
                     watch.answered(op);
-                    let outcome = outcome_for(&effect, kind, h.now);
-                    h.answer(op, outcome);
+                    answer(&mut h, op, &effect, kind, &mut granted_refresh);
                 }
             }
             Step::Advance { ms } => h.advance(ms),
         }
         drop_aborted(&mut h);
         watch.check(&h)?;
+        check_refresh_and_silence(&h, &granted_refresh, backend, explicit_logins)?;
         if h.events.len() != events_before {
             cached = None;
         }
@@ -213,7 +302,7 @@ fn run(steps: Vec<Step>, check_session: bool) -> Result<(), TestCaseError> {
         if !h.effects.is_empty() {
             let (op, effect) = h.effects.remove(0);
             watch.answered(op);
-            h.answer(op, outcome_for(&effect, 3, h.now));
+            answer(&mut h, op, &effect, 3, &mut granted_refresh);
         } else if let Some(deadline) = h.core.poll_timeout() {
             h.advance(deadline.saturating_sub(h.now));
         } else {
@@ -230,6 +319,7 @@ fn run(steps: Vec<Step>, check_session: bool) -> Result<(), TestCaseError> {
             prop_assert!(own, "{w:?} got {:?} without an exchange carrying its payload", view.generation);
         }
     }
+    check_refresh_and_silence(&h, &granted_refresh, backend, explicit_logins)?;
     prop_assert!(h.writes.iter().all(|v| !v.contains("PAYLOAD")), "a payload reached storage");
     for r in &requests {
         prop_assert!(h.responded.contains_key(r), "request {r:?} never settled");
@@ -245,8 +335,13 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(1000))]
 
     #[test]
-    fn every_caller_settles_and_one_exchange_at_most_is_in_flight(steps in prop::collection::vec(step(), 1..60), check in any::<bool>()) {
-        run(steps, check)?;
+    fn every_caller_settles_and_one_exchange_at_most_is_in_flight(
+        steps in prop::collection::vec(step(), 1..60),
+        check in any::<bool>(),
+        refresh in any::<bool>(),
+        silent in any::<bool>(),
+    ) {
+        run(steps, check, Backend { refresh, silent })?;
     }
 }
 

@@ -174,7 +174,7 @@ fn a_body_code_can_mean_expired() {
     let mut h = logged_in(input);
     let r = h.request("/api/me", "GET");
     let (op, _) = h.take(|e| matches!(e, Effect::Send { .. }));
-    let summary = ResponseSummary { status: 200, body_code: Some(BodyValue::Text("40101".into())) };
+    let summary = ResponseSummary { status: 200, body_code: Some(BodyValue::Text("40101".into())), cookies: None };
     h.answer(op, Outcome::Sent(Ok(summary)));
     assert!(h.has_effect(|e| matches!(e, Effect::RequestCode { .. })), "re-login started");
     h.login_now("tok-2");

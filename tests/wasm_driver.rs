@@ -85,7 +85,8 @@ async fn settled(promise: JsValue) -> Result<JsValue, JsValue> {
 }
 
 async fn ensure_login(client: &JsValue, force: bool, payload: Option<&str>) -> Result<JsValue, JsValue> {
-    settled(method(client, "ensureLogin", &[force.into(), payload.map_or(JsValue::UNDEFINED, JsValue::from)])).await
+    let payload = payload.map_or(JsValue::UNDEFINED, JsValue::from);
+    settled(method(client, "ensureLogin", &[force.into(), payload, false.into()])).await
 }
 
 /// `client.request(Date.now(), id, url)`, as the shim calls it (`url` undefined: the previous one).
@@ -106,8 +107,8 @@ fn calls(host: &JsValue) -> Vec<String> {
 async fn concurrent_callers_share_one_login_through_the_host() {
     let h = host(GRANT, OK);
     let c = client(&h, r#"{"baseUrl":"https://api.test/","timeoutMs":3000}"#);
-    let first = method(&c, "ensureLogin", &[false.into(), JsValue::UNDEFINED]);
-    let second = method(&c, "ensureLogin", &[false.into(), JsValue::UNDEFINED]);
+    let first = method(&c, "ensureLogin", &[false.into(), JsValue::UNDEFINED, false.into()]);
+    let second = method(&c, "ensureLogin", &[false.into(), JsValue::UNDEFINED, false.into()]);
     let (a, b) = (settled(first).await.unwrap(), settled(second).await.unwrap());
     assert_eq!(field(&a, "token"), "t1");
     assert_eq!(field(&b, "token"), "t1");
@@ -224,6 +225,36 @@ async fn an_expired_answer_logs_in_again_and_replays_once_with_the_new_sessions_
         ]
     );
     assert_eq!(lines.iter().filter(|c| c.starts_with("call 5")).count(), 2, "two wx.login");
+}
+
+#[wasm_bindgen_test]
+async fn an_aborted_send_aborts_its_task_rejects_aborted_and_ignores_its_late_answer() {
+    // Sends are never answered by the host on their own: the test aborts the first.
+    let h = host(GRANT, "");
+    let c = client(&h, r#"{"baseUrl":"https://api.test"}"#);
+    request(&c, 1, Some("/api/slow"));
+    until(&h, "send 1").await;
+    method(&c, "abort", &[js_sys::Date::now().into(), 1.into()]);
+    method(&c, "abort", &[js_sys::Date::now().into(), 1.into()]); // settled: nothing more
+    let op = 4.0; // storage read, wx.login, exchange, then the send
+    method(&c, "sent", &[js_sys::Date::now().into(), op.into(), 200.into(), f64::NAN.into(), JsValue::UNDEFINED]);
+    let lines = calls(&h);
+    let tail: Vec<&String> = lines.iter().filter(|c| !c.starts_with("call ") && !c.starts_with("header")).collect();
+    assert_eq!(tail, ["send 1 https://api.test/api/slow 1", "abort", "reject 1 ABORTED"]);
+}
+
+#[wasm_bindgen_test]
+async fn an_account_login_posts_its_data_without_wx_login() {
+    let h = host(GRANT, "s.ok(op);");
+    let c = client(&h, r#"{"baseUrl":"https://api.test"}"#);
+    let data = r#"{"username":"demo","password":"p"}"#;
+    let state = settled(method(&c, "login", &["/auth/password".into(), data.into()])).await.unwrap();
+    assert_eq!(field(&state, "token"), "t1");
+    let lines = calls(&h);
+    assert!(lines.iter().all(|c| !c.starts_with("call 5")), "no wx.login: {lines:?}");
+    assert!(lines.iter().any(|c| c == &format!("call 6 https://api.test/auth/password {data} 10000")), "{lines:?}");
+    let refused = settled(method(&c, "login", &["auth".into(), data.into()])).await.unwrap_err();
+    assert_eq!(field(&refused, "option"), "path");
 }
 
 #[wasm_bindgen_test]

@@ -85,6 +85,15 @@ pub enum SessionError {
     /// `logout()` was called while this call was waiting for a login.
     #[error("logged out while this call was waiting for a login")]
     LoggedOut,
+
+    /// `silentLogin: false` and no valid session (none, or its refresh was refused): the SDK does
+    /// not call `wx.login` by itself. The app shows its login page and calls `auth.login()`.
+    #[error("no valid session, and silentLogin is false: the user must log in (auth.login)")]
+    LoginRequired,
+
+    /// The page aborted this request (`abort()` on the promise `request()` returned).
+    #[error("the request was aborted")]
+    Aborted,
 }
 
 fn errcode_suffix(errcode: Option<i64>) -> String {
@@ -106,6 +115,8 @@ impl SessionError {
             SessionError::BadResponse { .. } => "BAD_RESPONSE",
             SessionError::SessionExpired => "SESSION_EXPIRED",
             SessionError::LoggedOut => "LOGGED_OUT",
+            SessionError::LoginRequired => "LOGIN_REQUIRED",
+            SessionError::Aborted => "ABORTED",
         }
     }
 

@@ -7,7 +7,7 @@ use crate::core::codec::json::write_string;
 use crate::core::codec::payload::Payload;
 use crate::core::config::{BodyValue, RequestPolicy};
 use crate::core::error::{PlatformFailure, SessionError};
-use crate::core::token::{LoginCode, Token};
+use crate::core::token::{LoginCode, Secret, Token};
 
 /// What the page asked for, as far as the core needs to know.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +31,11 @@ impl AuthHeader {
     /// The header for `token` under `policy`: `Authorization: Bearer <token>` by default. Built
     /// once per session and shared by all its sends.
     pub(crate) fn for_token(policy: &RequestPolicy, token: &Token) -> Rc<AuthHeader> {
+        // Cookie mode: `Cookie: sid=<token>` (the host merges the page's other cookies into it).
+        if let Some(name) = &policy.cookie {
+            let value = Token::new([name.as_str(), "=", token.expose()].concat());
+            return Rc::new(AuthHeader { name: String::from("Cookie"), value });
+        }
         let (scheme, raw) = (policy.token_scheme.as_str(), token.expose());
         let mut value = String::with_capacity(scheme.len() + 1 + raw.len());
         if !scheme.is_empty() {
@@ -48,6 +53,8 @@ pub struct ResponseSummary {
     pub status: u16,
     /// The value at `expiredWhen.bodyField`, when the body has one.
     pub body_code: Option<BodyValue>,
+    /// Cookie mode: the response's `Set-Cookie` lines, when it has any.
+    pub cookies: Option<String>,
 }
 
 /// Milliseconds since the Unix epoch, as the driver's clock reads them.
@@ -77,6 +84,9 @@ pub enum Effect {
     /// `wx.request` POST of [`login_request_body`]`(code, payload)` as JSON to `url`, reading the
     /// reply as text; answer with [`Outcome::Reply`].
     PostCode { url: String, code: LoginCode, payload: Option<Payload>, timeout_ms: u32 },
+    /// `wx.request` POST of `body` (JSON: a refresh's `{"refreshToken":…}` or an account login's
+    /// data) to `url`, reading the reply as text; answer with [`Outcome::Reply`].
+    PostCredentials { url: String, body: Secret, timeout_ms: u32 },
     /// Send the page's request `waiter` (with its own options) to `url`, adding `auth` as a header
     /// when present; answer with [`Outcome::Sent`].
     Send { waiter: WaiterId, url: String, auth: Option<Rc<AuthHeader>>, timeout_ms: u32 },
@@ -123,6 +133,8 @@ pub enum Outcome {
 pub struct HttpReply {
     pub status: u16,
     pub body: String,
+    /// Cookie mode: the reply's `Set-Cookie` lines, when it has any.
+    pub cookies: Option<String>,
 }
 
 /// A usable login state, as handed to callers.
@@ -152,6 +164,9 @@ pub enum SessionEvent {
     StorageFailed {
         message: String,
     },
+    /// `silentLogin: false` and no valid session: the app should show its login page. Once per
+    /// episode (until a session is established or the client logs out).
+    LoginRequired,
 }
 
 /// What the driver must do next.

@@ -42,6 +42,26 @@ impl fmt::Debug for LoginCode {
     }
 }
 
+/// Other secret text the core carries: the body of a refresh or of an account login (it holds a
+/// refresh token, a password or an SMS code).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Secret(value)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,7 +70,8 @@ mod tests {
     fn debug_output_is_redacted() {
         let t = Token::new("secret-token-value".into());
         let c = LoginCode::new("081abcdef".into());
-        let shown = format!("{t:?} {c:?} {:?}", Some(&t));
+        let s = Secret::new("{\"password\":\"secret\"}".into());
+        let shown = format!("{t:?} {c:?} {:?} {s:?}", Some(&t));
         assert!(!shown.contains("secret") && !shown.contains("081"), "{shown}");
         assert_eq!(t.expose(), "secret-token-value");
     }

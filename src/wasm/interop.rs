@@ -111,6 +111,7 @@ pub fn event_to_js(event: &SessionEvent) -> JsValue {
         }
         SessionEvent::LoggedOut => set(&out, "type", "logout".into()),
         SessionEvent::Expired => set(&out, "type", "expired".into()),
+        SessionEvent::LoginRequired => set(&out, "type", "loginRequired".into()),
         SessionEvent::StorageFailed { message } => {
             set(&out, "type", "storageFailed".into());
             set(&out, "message", message.as_str().into());

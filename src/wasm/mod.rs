@@ -134,16 +134,41 @@ impl Client {
     /// Resolves with `{ token, expiresAt, reply? }`, or rejects with an error object. `payload`
     /// is the JSON text of an object whose members the exchange sends beside the code; a login
     /// with one is always forced.
+    /// `fresh_key` asks for a session whose `session_key` WeChat vouches for
+    /// (`freshSessionKey`).
     #[wasm_bindgen(js_name = ensureLogin)]
-    pub fn ensure_login(&self, force: bool, payload: Option<String>) -> Promise {
+    pub fn ensure_login(&self, force: bool, payload: Option<String>, fresh_key: bool) -> Promise {
         let started = match payload {
+            None if fresh_key => Ok(self.shared.borrow_mut().core.ensure_fresh_key(now())),
             None => Ok(self.shared.borrow_mut().core.ensure_login(now(), force)),
             Some(text) => Payload::parse(&text).map(|p| self.shared.borrow_mut().core.ensure_login_with(now(), p)),
         };
-        match started {
-            Ok(waiter) => self.promise_for(waiter),
-            Err(error) => Promise::reject(&interop::error_to_js(&error)),
+        self.promise_or_reject(started)
+    }
+
+    /// `login({ path, data })`: `data` is the JSON text of the page's plain copy. Resolves like
+    /// `ensureLogin`.
+    pub fn login(&self, path: &str, data: &str) -> Promise {
+        let started =
+            Payload::account_data(data).and_then(|data| self.shared.borrow_mut().core.login_account(now(), path, data));
+        self.promise_or_reject(started)
+    }
+
+    /// The page aborted its request `request` (the shim's id): it rejects `ABORTED` through
+    /// `Host::reject`, unless it is over already.
+    pub fn abort(&self, now: f64, request: u32) {
+        let waiter = self.shared.borrow().requests.iter().find(|(_, r)| *r == request).map(|(w, _)| *w);
+        if let Some(waiter) = waiter {
+            self.shared.borrow_mut().core.abort(now as Millis, waiter);
+            pump(&self.shared);
         }
+    }
+
+    /// The session cookie's name in cookie mode (`cookie`), else `undefined`: the host then hands
+    /// over the `Set-Cookie` lines of the replies and responses it sees.
+    #[wasm_bindgen(js_name = cookieName)]
+    pub fn cookie_name(&self) -> Option<String> {
+        self.shared.borrow().core.config().requests.cookie.clone()
     }
 
     /// `{ token, expiresAt, reply? }` when `ensureLogin()` would resolve with it at once (the core
@@ -214,14 +239,22 @@ impl Client {
 
     /// The platform's success answer to send `op`, at `now`: its HTTP status and, when
     /// `expiredWhen.bodyField` is set (`bodyField`), the scalar the shim found there (a number,
-    /// else NaN, or a string).
-    pub fn sent(&self, now: f64, op: u32, status: f64, body_number: f64, body_text: Option<String>) {
+    /// else NaN, or a string); in cookie mode `cookies`, its `Set-Cookie` lines, when it has any.
+    pub fn sent(
+        &self,
+        now: f64,
+        op: u32,
+        status: f64,
+        body_number: f64,
+        body_text: Option<String>,
+        cookies: Option<String>,
+    ) {
         let body_code = match body_text {
             Some(text) => Some(BodyValue::Text(text)),
             None if body_number.is_nan() => None,
             None => Some(BodyValue::Number(body_number)),
         };
-        let summary = ResponseSummary { status: status as u16, body_code };
+        let summary = ResponseSummary { status: status as u16, body_code, cookies };
         on_sent(&self.shared, now as Millis, OpId(op), Ok(summary));
     }
 
@@ -241,8 +274,20 @@ impl Client {
     }
 
     /// The host's answer to platform call `op`, at `now`: `ok` as the platform's success or fail,
-    /// `status` and `text` as `platform::outcome` reads them, `errno` the platform's (NaN: none).
-    pub fn answered(&self, now: f64, op: u32, ok: bool, status: f64, text: Option<String>, errno: f64) {
+    /// `status` and `text` as `platform::outcome` reads them, `errno` the platform's (NaN: none),
+    /// and in cookie mode `more`, the reply's `Set-Cookie` lines.
+    // Scalars by design: one crossing with nothing to decode, rather than an object to read.
+    #[allow(clippy::too_many_arguments)]
+    pub fn answered(
+        &self,
+        now: f64,
+        op: u32,
+        ok: bool,
+        status: f64,
+        text: Option<String>,
+        errno: f64,
+        more: Option<String>,
+    ) {
         let op = OpId(op);
         let awaiting = {
             let mut driver = self.shared.borrow_mut();
@@ -251,7 +296,7 @@ impl Client {
                 None => return,
             }
         };
-        let outcome = platform::outcome(awaiting, ok, status, text, errno);
+        let outcome = platform::outcome(awaiting, ok, status, text, errno, more);
         self.shared.borrow_mut().core.handle(now as Millis, op, outcome);
         pump(&self.shared);
     }
@@ -261,6 +306,14 @@ impl Client {
         self.shared.borrow_mut().timer = None;
         self.shared.borrow_mut().core.handle_timeout(now as Millis);
         pump(&self.shared);
+    }
+
+    /// [`Client::promise_for`] the waiter, or a promise rejected with the error.
+    fn promise_or_reject(&self, started: Result<WaiterId, crate::core::SessionError>) -> Promise {
+        match started {
+            Ok(waiter) => self.promise_for(waiter),
+            Err(error) => Promise::reject(&interop::error_to_js(&error)),
+        }
     }
 
     /// A promise settled when the core settles `waiter`; then performs what the core asked for.

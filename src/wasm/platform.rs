@@ -10,7 +10,8 @@ pub const SET_STORAGE: u32 = 2;
 pub const REMOVE_STORAGE: u32 = 3;
 pub const CHECK_SESSION: u32 = 4;
 pub const LOGIN: u32 = 5;
-pub const POST_CODE: u32 = 6;
+/// A JSON POST whose reply is read as text: the code exchange, a refresh, an account login.
+pub const POST_JSON: u32 = 6;
 
 /// How a storage read answers in `status`: nothing stored, a string (in `text`), or something
 /// that is not a string of ours (another app's value, or one far larger than ours).
@@ -51,7 +52,10 @@ pub fn prepare(effect: Effect) -> Option<Call> {
         Effect::RequestCode { timeout_ms } => call(Awaiting::Code, LOGIN, None, None, timeout_ms),
         Effect::PostCode { url, code, payload, timeout_ms } => {
             let body = login_request_body(&code, payload.as_ref());
-            call(Awaiting::Reply, POST_CODE, Some(url), Some(body), timeout_ms)
+            call(Awaiting::Reply, POST_JSON, Some(url), Some(body), timeout_ms)
+        }
+        Effect::PostCredentials { url, body, timeout_ms } => {
+            call(Awaiting::Reply, POST_JSON, Some(url), Some(body.expose().to_string()), timeout_ms)
         }
         Effect::Send { .. } | Effect::Abort => None,
     }
@@ -61,7 +65,15 @@ pub fn prepare(effect: Effect) -> Option<Call> {
 /// `success` or `fail`; on success `status` and `text` as the kind says (the storage read's
 /// [`STORED_TEXT`] and data, the code, the exchange's HTTP status and body text), on failure
 /// `text` is the `errMsg` and `errno` the platform's (NaN without one).
-pub fn outcome(awaiting: Awaiting, ok: bool, status: f64, text: Option<String>, errno: f64) -> Outcome {
+/// `more` is the reply's `Set-Cookie` lines (cookie mode only).
+pub fn outcome(
+    awaiting: Awaiting,
+    ok: bool,
+    status: f64,
+    text: Option<String>,
+    errno: f64,
+    more: Option<String>,
+) -> Outcome {
     let failure = || PlatformFailure {
         errmsg: text.clone().unwrap_or_default(),
         errno: (!errno.is_nan()).then_some(errno as i64),
@@ -80,7 +92,7 @@ pub fn outcome(awaiting: Awaiting, ok: bool, status: f64, text: Option<String>, 
         Awaiting::Code if ok => Outcome::Code(Ok(LoginCode::new(text.unwrap_or_default()))),
         Awaiting::Code => Outcome::Code(Err(failure())),
         Awaiting::Reply if ok => {
-            Outcome::Reply(Ok(HttpReply { status: status as u16, body: text.unwrap_or_default() }))
+            Outcome::Reply(Ok(HttpReply { status: status as u16, body: text.unwrap_or_default(), cookies: more }))
         }
         Awaiting::Reply => Outcome::Reply(Err(failure())),
         Awaiting::Send => Outcome::Sent(Err(failure())),

@@ -59,6 +59,10 @@ impl Harness {
                             self.exchanges += 1;
                             self.bodies.push(login_request_body(code, payload.as_ref()));
                         }
+                        Effect::PostCredentials { body, .. } => {
+                            self.exchanges += 1;
+                            self.bodies.push(body.expose().to_string());
+                        }
                         Effect::WriteStorage { value, .. } => self.writes.push(value.clone()),
                         Effect::Send { waiter, .. } => *self.sends.entry(*waiter).or_default() += 1,
                         _ => {}
@@ -91,9 +95,53 @@ impl Harness {
         w
     }
 
-    /// Exchanges on the wire now.
+    /// Exchanges on the wire now (code, refresh or account).
     pub fn exchanges_in_flight(&self) -> usize {
-        self.effects.iter().filter(|(_, e)| matches!(e, Effect::PostCode { .. })).count()
+        self.effects
+            .iter()
+            .filter(|(_, e)| matches!(e, Effect::PostCode { .. } | Effect::PostCredentials { .. }))
+            .count()
+    }
+
+    /// `ensureLogin({ freshSessionKey: true })`.
+    pub fn ensure_fresh_key(&mut self) -> WaiterId {
+        let w = self.core.ensure_fresh_key(self.now);
+        self.drain();
+        w
+    }
+
+    /// `login({ path, data })` with `data` as JSON text.
+    pub fn login_account(&mut self, path: &str, data: &str) -> WaiterId {
+        let data = Payload::account_data(data).expect("valid data");
+        let w = self.core.login_account(self.now, path, data).expect("valid path");
+        self.drain();
+        w
+    }
+
+    /// Answers the refresh or account exchange on the wire: (url, body) it was posted with.
+    pub fn reply_credentials(&mut self, status: u16, body: &str) -> (String, String) {
+        let (op, effect) = self.take(|e| matches!(e, Effect::PostCredentials { .. }));
+        let Effect::PostCredentials { url, body: sent, .. } = effect else { unreachable!() };
+        self.answer(op, Outcome::Reply(Ok(HttpReply { status, body: body.into(), cookies: None })));
+        (url, sent.expose().to_string())
+    }
+
+    /// Answers the code exchange with a reply that sets `cookies` (Set-Cookie lines).
+    pub fn reply_with_cookies(&mut self, status: u16, body: &str, cookies: &str) {
+        let (op, _) = self.take(|e| matches!(e, Effect::PostCode { .. }));
+        self.answer(op, Outcome::Reply(Ok(HttpReply { status, body: body.into(), cookies: Some(cookies.into()) })));
+    }
+
+    /// Answers the send of request `waiter` with `status` and Set-Cookie lines.
+    pub fn respond_with_cookies(&mut self, waiter: WaiterId, status: u16, cookies: &str) {
+        let (op, _) = self.take(|e| matches!(e, Effect::Send { waiter: w, .. } if *w == waiter));
+        let summary = ResponseSummary { status, body_code: None, cookies: Some(cookies.into()) };
+        self.answer(op, Outcome::Sent(Ok(summary)));
+    }
+
+    pub fn abort(&mut self, waiter: WaiterId) {
+        self.core.abort(self.now, waiter);
+        self.drain();
     }
 
     /// The kept reply `w` was settled with.
@@ -138,7 +186,7 @@ impl Harness {
 
     pub fn reply(&mut self, status: u16, body: &str) {
         let (op, _) = self.take(|e| matches!(e, Effect::PostCode { .. }));
-        self.answer(op, Outcome::Reply(Ok(HttpReply { status, body: body.into() })));
+        self.answer(op, Outcome::Reply(Ok(HttpReply { status, body: body.into(), cookies: None })));
     }
 
     /// Storage empty, code issued, server grants `token` for `expires_in` seconds.
@@ -193,7 +241,7 @@ impl Harness {
     /// Answers the send of request `waiter` with `status`.
     pub fn respond_status(&mut self, waiter: WaiterId, status: u16) {
         let (op, _) = self.take(|e| matches!(e, Effect::Send { waiter: w, .. } if *w == waiter));
-        self.answer(op, Outcome::Sent(Ok(ResponseSummary { status, body_code: None })));
+        self.answer(op, Outcome::Sent(Ok(ResponseSummary { status, body_code: None, cookies: None })));
     }
 
     pub fn login_now(&mut self, token: &str) {

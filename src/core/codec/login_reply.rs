@@ -1,6 +1,7 @@
 //! Reading the developer server's answer to the code exchange (`POST loginPath {code}`), and
 //! mapping WeChat's `errcode`s, passed through by the server, to typed errors.
 
+use crate::core::codec::cookie::CookieSet;
 use crate::core::codec::json::{decimal, parse_number, Json};
 use crate::core::codec::kept_reply::{self, MAX_KEPT_BYTES};
 use crate::core::error::SessionError;
@@ -25,11 +26,31 @@ pub const MAX_LIFETIME_S: u32 = 315_360_000;
 pub enum LoginReply {
     /// A token and its lifetime in seconds, from [`MIN_LIFETIME_S`] to [`MAX_LIFETIME_S`], and
     /// the kept reply's JSON text when fields are to be kept ([`kept_reply`]).
-    Granted { token: Token, expires_in_s: f64, reply: Option<String> },
+    Granted { token: Token, expires_in_s: f64, reply: Option<String>, refresh: Option<RefreshGrant> },
     /// A failure worth retrying with a fresh code after a pause (HTTP 5xx, WeChat `-1` busy).
     Transient { status: u16, errcode: Option<i64>, errmsg: String },
     /// A failure retrying cannot fix.
     Failed(SessionError),
+}
+
+/// A refresh token a reply carried (`refresh.tokenField`), with its lifetime when it has one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefreshGrant {
+    pub token: Token,
+    pub expires_in_s: Option<f64>,
+}
+
+/// How a reply grants a session: where its token and lifetime are, what is kept of it, where its
+/// refresh token is (with `refresh`), and, in cookie mode, the cookie that is the token.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GrantRules<'a> {
+    pub token_field: &'a [String],
+    pub expires_in_field: &'a [String],
+    pub reply_fields: Option<&'a [Vec<String>]>,
+    /// `refresh.tokenField` and `refresh.expiresInField`.
+    pub refresh: Option<(&'a [String], &'a [String])>,
+    /// Cookie mode: the cookie's name, and what the reply's `Set-Cookie` said of it.
+    pub cookie: Option<(&'a str, Option<&'a CookieSet>)>,
 }
 
 /// Longest token we put in a header; far beyond any real session token.
@@ -49,6 +70,22 @@ pub fn decode_login_reply(
     expires_in_field: &[String],
     reply_fields: Option<&[Vec<String>]>,
 ) -> LoginReply {
+    decode_grant(status, body, &GrantRules { token_field, expires_in_field, reply_fields, ..GrantRules::default() })
+}
+
+/// A positive number of seconds up to [`MAX_LIFETIME_S`] at `path` (a number or a numeric string).
+fn seconds_at(doc: &Json, path: &[String]) -> Option<f64> {
+    let seconds = match doc.get_path(path)? {
+        Json::Number(n, _) => *n,
+        Json::String(s) => parse_number(s.trim())?,
+        _ => return None,
+    };
+    (seconds > 0.0 && seconds <= f64::from(MAX_LIFETIME_S)).then_some(seconds)
+}
+
+/// [`decode_login_reply`] under all of `rules`: the same error mapping, then the grant.
+pub fn decode_grant(status: u16, body: &str, rules: &GrantRules<'_>) -> LoginReply {
+    let (token_field, expires_in_field, reply_fields) = (rules.token_field, rules.expires_in_field, rules.reply_fields);
     let doc = Json::parse(body).ok();
     let errcode = doc.as_ref().and_then(|d| d.get("errcode")).and_then(Json::as_integer).filter(|&c| c != 0);
     let errmsg = doc
@@ -82,34 +119,84 @@ pub fn decode_login_reply(
     if !(200..300).contains(&status) {
         return bad(["unexpected HTTP status ", &decimal(status.into())].concat());
     }
-    let Some(doc) = doc else {
-        return bad("the login reply is not JSON".into());
+    let cookie_lifetime = match rules.cookie {
+        Some((_, Some(CookieSet::Value { lifetime_s, .. }))) => *lifetime_s,
+        _ => None,
     };
-    let token = match doc.get_path(token_field).and_then(Json::as_str) {
-        Some(t) if is_sendable_token(t) => Token::new(t.to_string()),
-        Some(_) => {
-            return bad([
-                "`",
-                &token_field.join("."),
-                "` is not a usable token (empty, too long or not printable ASCII)",
-            ]
-            .concat())
+    // A cookie session's reply may have no JSON body at all: its lifetime can come from the cookie.
+    let doc = match doc {
+        Some(doc) => doc,
+        None if rules.cookie.is_some() && cookie_lifetime.is_some() => Json::Object(Vec::new()),
+        None => return bad("the login reply is not JSON".into()),
+    };
+    let token = match rules.cookie {
+        Some((_, Some(CookieSet::Value { value, .. }))) if is_sendable_token(value) => Token::new(value.clone()),
+        Some((name, _)) => {
+            return bad(["the login reply sets no usable cookie `", name, "` (Set-Cookie)"].concat());
         }
-        None => return bad(["the login reply has no string field `", &token_field.join("."), "`"].concat()),
+        None => match doc.get_path(token_field).and_then(Json::as_str) {
+            Some(t) if is_sendable_token(t) => Token::new(t.to_string()),
+            Some(_) => {
+                return bad([
+                    "`",
+                    &token_field.join("."),
+                    "` is not a usable token (empty, too long or not printable ASCII)",
+                ]
+                .concat())
+            }
+            None => return bad(["the login reply has no string field `", &token_field.join("."), "`"].concat()),
+        },
     };
-    let expires_in_s = match doc.get_path(expires_in_field) {
-        Some(Json::Number(n, _)) => *n,
-        Some(Json::String(s)) => parse_number(s.trim()).unwrap_or(f64::NAN),
-        _ => f64::NAN,
+    let expires_in_s = match cookie_lifetime {
+        Some(seconds) => seconds.min(f64::from(MAX_LIFETIME_S)),
+        None => match doc.get_path(expires_in_field) {
+            Some(Json::Number(n, _)) => *n,
+            Some(Json::String(s)) => parse_number(s.trim()).unwrap_or(f64::NAN),
+            _ => f64::NAN,
+        },
     };
     // A non-positive or absurd lifetime is a server bug, not a session; so is one too short to use.
     if !(expires_in_s > 0.0 && expires_in_s <= f64::from(MAX_LIFETIME_S)) {
+        if rules.cookie.is_some() {
+            return bad([
+                "the session cookie has no Max-Age or Expires, and `",
+                &expires_in_field.join("."),
+                "` is not a positive number of seconds",
+            ]
+            .concat());
+        }
         return bad(["`", &expires_in_field.join("."), "` must be a positive number of seconds"].concat());
     }
     if expires_in_s < f64::from(MIN_LIFETIME_S) {
         let floor = decimal(MIN_LIFETIME_S.into());
-        return bad(["`", &expires_in_field.join("."), "` is below the ", &floor, " s minimum lifetime"].concat());
+        let field = if cookie_lifetime.is_some() {
+            "the session cookie's lifetime".into()
+        } else {
+            ["`", &expires_in_field.join("."), "`"].concat()
+        };
+        return bad([&field, " is below the ", &floor, " s minimum lifetime"].concat());
     }
+    let refresh = match rules.refresh {
+        None => None,
+        Some((field, expires_field)) => match doc.get_path(field) {
+            None | Some(Json::Null) => None,
+            Some(Json::String(t)) if is_sendable_token(t) => Some(RefreshGrant {
+                token: Token::new(t.clone()),
+                expires_in_s: match doc.get_path(expires_field) {
+                    None | Some(Json::Null) => None,
+                    Some(_) => match seconds_at(&doc, expires_field) {
+                        Some(seconds) => Some(seconds),
+                        None => {
+                            return bad(
+                                ["`", &expires_field.join("."), "` must be a positive number of seconds"].concat()
+                            )
+                        }
+                    },
+                },
+            }),
+            Some(_) => return bad(["`", &field.join("."), "` is not a usable refresh token"].concat()),
+        },
+    };
     let reply = match reply_fields.map(|fields| kept_reply::keep(&doc, fields)) {
         None => None,
         Some(Some(kept)) => Some(kept),
@@ -123,7 +210,7 @@ pub fn decode_login_reply(
             .concat());
         }
     };
-    LoginReply::Granted { token, expires_in_s, reply }
+    LoginReply::Granted { token, expires_in_s, reply, refresh }
 }
 
 #[cfg(test)]
@@ -145,7 +232,7 @@ mod tests {
     #[test]
     fn grants_a_token_with_its_lifetime() {
         match decode(200, r#"{"token":"abc","expiresIn":7200,"session_key":"never-kept"}"#) {
-            LoginReply::Granted { token, expires_in_s, reply } => {
+            LoginReply::Granted { token, expires_in_s, reply, .. } => {
                 assert_eq!(token.expose(), "abc");
                 assert_eq!(expires_in_s, 7200.0);
                 assert_eq!(reply, None);

@@ -37,6 +37,24 @@ impl Payload {
         }
     }
 
+    /// `login({ data })`'s body: any object of at most [`MAX_PAYLOAD_BYTES`] (a `code` member is an
+    /// SMS code here: no `wx.login` code goes with it).
+    pub fn account_data(text: &str) -> Result<Payload, SessionError> {
+        let invalid = |reason: &str| SessionError::ConfigInvalid { option: "data".into(), reason: reason.into() };
+        if text.len() > MAX_PAYLOAD_BYTES {
+            return Err(invalid("is larger than 4 KB as JSON"));
+        }
+        match Json::parse(text) {
+            Ok(Json::Object(_)) => Ok(Payload(Rc::new(text.trim().to_string()))),
+            _ => Err(invalid("must be an object of JSON values, such as { username, password }")),
+        }
+    }
+
+    /// The JSON text, as the page's copy gave it.
+    pub(crate) fn text(&self) -> &str {
+        &self.0
+    }
+
     /// The members that follow `code` in the exchange's body: the text between the braces.
     pub(crate) fn members(&self) -> &str {
         self.0.get(1..self.0.len().saturating_sub(1)).unwrap_or_default().trim()
@@ -47,6 +65,15 @@ impl fmt::Debug for Payload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Payload([redacted])")
     }
+}
+
+/// What an explicit login sends: `wx.login`'s code with a payload's members to `loginPath`
+/// (`ensureLogin({ payload })`), or an account's data alone to its own URL (`login({ path, data })`,
+/// no `wx.login`). Two callers share a login when theirs are equal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginWith {
+    Code(Payload),
+    Account { url: String, data: Payload },
 }
 
 #[cfg(test)]

@@ -32,6 +32,11 @@ pub struct ConfigInput {
     pub max_concurrent_requests: Option<f64>,
     pub max_request_attempts: Option<f64>,
     pub reply_fields: Option<Vec<String>>,
+    pub refresh_path: Option<String>,
+    pub refresh_token_field: Option<String>,
+    pub refresh_expires_in_field: Option<String>,
+    pub silent_login: Option<bool>,
+    pub cookie: Option<String>,
 }
 
 /// A scalar in a response body, as `expiredWhen.bodyValues` lists them.
@@ -78,6 +83,22 @@ pub struct Config {
     /// `replyFields`: the paths of the login reply's members kept with the session; `None` keeps
     /// no reply at all (the session and its stored value are then token and expiry only).
     pub reply_fields: Option<Vec<Vec<String>>>,
+    /// `refresh`: where and how an access token is renewed without `wx.login`.
+    pub refresh: Option<RefreshPolicy>,
+    /// `silentLogin`: whether the core may call `wx.login` by itself (default true). Without it,
+    /// a call that finds no valid session (after a refresh, where configured) is `LOGIN_REQUIRED`.
+    pub silent_login: bool,
+}
+
+/// `refresh: { path, tokenField, expiresInField }`: a login reply's refresh token is kept with the
+/// session and posted as `{ refreshToken }` to `url` when the access token is stale or rejected.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefreshPolicy {
+    pub url: String,
+    /// Where a login or refresh reply carries the refresh token (`refreshToken`).
+    pub token_field: Vec<String>,
+    /// Where it carries the refresh token's lifetime in seconds (`refreshExpiresIn`), if it does.
+    pub expires_in_field: Vec<String>,
 }
 
 /// Rules for authenticated requests.
@@ -96,6 +117,9 @@ pub struct RequestPolicy {
     pub max_concurrent: u32,
     /// Attempts of a GET/HEAD request whose transport fails. Other methods are never retried.
     pub max_idempotent_attempts: u32,
+    /// `cookie`: the name of the cookie that is the session (cookie mode). Sends then carry
+    /// `Cookie: <name>=<token>` instead of `tokenHeader`.
+    pub cookie: Option<String>,
 }
 
 /// How often and how patiently a login is retried after a server failure (HTTP 5xx, errcode -1).
@@ -197,6 +221,10 @@ fn is_header_name(name: &str) -> bool {
 }
 
 fn request_policy(input: &ConfigInput) -> Result<RequestPolicy, SessionError> {
+    let cookie = input.cookie.clone();
+    if cookie.as_deref().is_some_and(|name| !is_header_name(name)) {
+        return Err(invalid("cookie", "must be a cookie name such as 'sid'"));
+    }
     let token_header = input.token_header.as_deref().unwrap_or("Authorization").to_string();
     if !is_header_name(&token_header) {
         return Err(invalid("tokenHeader", "must be an HTTP header name such as 'Authorization'"));
@@ -239,6 +267,7 @@ fn request_policy(input: &ConfigInput) -> Result<RequestPolicy, SessionError> {
         expired_body_values,
         max_concurrent: whole("maxConcurrentRequests", input.max_concurrent_requests, 1, 10, 10)?,
         max_idempotent_attempts: whole("maxRequestAttempts", input.max_request_attempts, 1, 5, 2)?,
+        cookie,
     })
 }
 
@@ -277,6 +306,32 @@ fn check_base_url(url: &str, allow_insecure_http: bool) -> Result<(String, Strin
     Ok((origin, url.trim_end_matches('/').to_string()))
 }
 
+/// `path` as a URL on `base_url`: a path starting with '/', without spaces or control characters.
+pub(crate) fn url_on(option: &str, base_url: &str, path: &str) -> Result<String, SessionError> {
+    if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid(option, "must be a path starting with '/', e.g. '/auth/login'"));
+    }
+    Ok([base_url, path].concat())
+}
+
+fn refresh_policy(input: &ConfigInput, base_url: &str) -> Result<Option<RefreshPolicy>, SessionError> {
+    let Some(path) = input.refresh_path.as_deref() else {
+        if input.refresh_token_field.is_some() || input.refresh_expires_in_field.is_some() {
+            return Err(invalid("refresh.path", "is required with refresh, e.g. '/auth/refresh'"));
+        }
+        return Ok(None);
+    };
+    Ok(Some(RefreshPolicy {
+        url: url_on("refresh.path", base_url, path)?,
+        token_field: field_path("refresh.tokenField", input.refresh_token_field.as_deref(), "refreshToken")?,
+        expires_in_field: field_path(
+            "refresh.expiresInField",
+            input.refresh_expires_in_field.as_deref(),
+            "refreshExpiresIn",
+        )?,
+    }))
+}
+
 /// `replyFields`: dotted paths, none of which may name `session_key` in any of its segments.
 fn reply_fields(fields: Option<&[String]>) -> Result<Option<Vec<Vec<String>>>, SessionError> {
     const OPTION: &str = "replyFields";
@@ -312,9 +367,13 @@ impl ConfigInput {
             .ok_or_else(|| invalid("baseUrl", "is required, e.g. 'https://api.example.com'"))?;
         let (origin, base_url) = check_base_url(base_url, allow_insecure)?;
 
-        let login_path = self.login_path.as_deref().unwrap_or("/auth/login");
-        if !login_path.starts_with('/') || login_path.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(invalid("loginPath", "must be a path starting with '/', e.g. '/auth/login'"));
+        let login_url = url_on("loginPath", &base_url, self.login_path.as_deref().unwrap_or("/auth/login"))?;
+        let refresh = refresh_policy(self, &base_url)?;
+        // The refresh token is as secret as a password: a kept reply can never hold it.
+        if let (Some(refresh), Some(fields)) = (&refresh, &reply_fields) {
+            if fields.iter().any(|kept| refresh.token_field.starts_with(kept)) {
+                return Err(invalid("replyFields", "can never keep the refresh token (refresh.tokenField)"));
+            }
         }
 
         let storage_key = self.storage_key.as_deref().unwrap_or("mp-session").to_string();
@@ -330,7 +389,7 @@ impl ConfigInput {
         }
 
         Ok(Config {
-            login_url: [base_url.as_str(), login_path].concat(),
+            login_url,
             origin,
             base_url,
             storage_key,
@@ -349,6 +408,8 @@ impl ConfigInput {
             requests,
             allow_insecure_http: allow_insecure,
             reply_fields,
+            refresh,
+            silent_login: self.silent_login.unwrap_or(true),
         })
     }
 }

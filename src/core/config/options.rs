@@ -94,6 +94,28 @@ const OPTIONS: &[Row] = &[
         expected: "must be an array of field names or dotted paths such as 'user.id'",
         kind: Kind::Value(|c, v| list(v, text).map(|l| c.reply_fields = Some(l))),
     },
+    Row {
+        name: "refresh",
+        expected: "must be an object such as { path: '/auth/refresh' }",
+        kind: Kind::Group(REFRESH),
+    },
+    Row { name: "silentLogin", expected: FLAG, kind: Kind::Value(|c, v| flag(v).map(|b| c.silent_login = Some(b))) },
+    Row { name: "cookie", expected: STRING, kind: Kind::Value(|c, v| text(v).map(|t| c.cookie = Some(t))) },
+];
+
+/// `refresh`'s members.
+const REFRESH: &[Row] = &[
+    Row { name: "path", expected: STRING, kind: Kind::Value(|c, v| text(v).map(|t| c.refresh_path = Some(t))) },
+    Row {
+        name: "tokenField",
+        expected: STRING,
+        kind: Kind::Value(|c, v| text(v).map(|t| c.refresh_token_field = Some(t))),
+    },
+    Row {
+        name: "expiresInField",
+        expected: STRING,
+        kind: Kind::Value(|c, v| text(v).map(|t| c.refresh_expires_in_field = Some(t))),
+    },
 ];
 
 /// `expiredWhen`'s members.
@@ -208,7 +230,8 @@ mod tests {
             r#"{"baseUrl":"https://x","loginPath":"/l","storageKey":"k","timeoutMs":5,"allowInsecureHttp":true,
             "checkSession":false,"tokenField":"t","expiresInField":"e","expiryMarginMs":6,"maxLoginAttempts":2,
             "retryBaseDelayMs":7,"retryMaxDelayMs":8,"tokenHeader":"X-T","tokenScheme":"","trustedOrigins":["https://y"],
-            "maxConcurrentRequests":3,"maxRequestAttempts":4,"replyFields":["user.id"],
+            "maxConcurrentRequests":3,"maxRequestAttempts":4,"replyFields":["user.id"],"silentLogin":false,"cookie":"sid",
+            "refresh":{"path":"/r","tokenField":"rt","expiresInField":"rte"},
             "expiredWhen":{"statuses":[401,419],"bodyField":"code","bodyValues":[40101,"expired"]}}"#,
         )
         .unwrap();
@@ -234,6 +257,11 @@ mod tests {
             max_concurrent_requests: Some(3.0),
             max_request_attempts: Some(4.0),
             reply_fields: Some(vec!["user.id".into()]),
+            refresh_path: Some("/r".into()),
+            refresh_token_field: Some("rt".into()),
+            refresh_expires_in_field: Some("rte".into()),
+            silent_login: Some(false),
+            cookie: Some("sid".into()),
         };
         assert_eq!(input, expected);
     }

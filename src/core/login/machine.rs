@@ -1,18 +1,25 @@
 use std::rc::Rc;
 
 use crate::core::backoff::Jitter;
+use crate::core::codec::cookie::{self, CookieSet};
 use crate::core::codec::json::decimal;
-use crate::core::codec::login_reply::{decode_login_reply, LoginReply};
-use crate::core::codec::payload::Payload;
+use crate::core::codec::json::{write_string, Json};
+use crate::core::codec::login_reply::{decode_grant, is_sendable_token, GrantRules, LoginReply, RefreshGrant};
+use crate::core::codec::payload::{LoginWith, Payload};
 use crate::core::codec::stored::{self, StoredSession};
-use crate::core::config::Config;
+use crate::core::config::{url_on, BodyValue, Config};
 use crate::core::error::{PlatformFailure, SessionError};
 use crate::core::expiry;
 use crate::core::login::pacing::LoginPace;
 use crate::core::outbox::Outbox;
 use crate::core::protocol::*;
 use crate::core::requests::{Requests, SessionHeader, Shared, ToLogin};
-use crate::core::token::Token;
+use crate::core::token::{Secret, Token};
+
+/// How long after `ensureLogin({ freshSessionKey: true })` succeeds the core starts no `wx.login`
+/// of its own (which could replace the `session_key` the page's encrypted data needs), unless a
+/// login with a payload comes first: the five minutes a login code lives.
+pub const KEY_HOLD_MS: u64 = 5 * 60_000;
 
 /// Why an operation is outstanding; decides what its answer means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +41,38 @@ enum Purpose {
 enum Caller {
     Page,
     Request,
+    /// A page that asked for a fresh `session_key` (`ensureLogin({ freshSessionKey: true })`): only
+    /// a session `wx.checkSession` vouched for, or one from a new `wx.login`, settles it.
+    FreshKey,
+}
+
+/// What the exchange on the wire (or the attempt being prepared) is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exchanging {
+    /// `wx.login`'s code (and a payload's members) to `loginPath`.
+    Code,
+    /// `{ refreshToken }` to `refresh.path`.
+    Refresh,
+    /// `login({ path, data })`.
+    Account,
+}
+
+/// How the next login attempt gets its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Via(Exchanging),
+    /// `silentLogin: false` and nothing else to try: `LOGIN_REQUIRED`.
+    Required,
+}
+
+/// The refresh token of the current session family (`refresh`).
+#[derive(Debug, Clone)]
+struct Refresh {
+    token: Token,
+    /// When the server said it expires; unknown: used until the server refuses it.
+    expires_at: Option<Millis>,
+    /// The family's kept reply: a refresh reply need not repeat the login's `replyFields`.
+    reply: Option<Rc<String>>,
 }
 
 #[derive(Debug)]
@@ -117,11 +156,22 @@ pub struct Core {
     waiters: Vec<(WaiterId, Caller)>,
     /// A caller without a payload asked for a new session ([`Core::forced`] covers payloads).
     force_requested: bool,
-    /// The payload of the current login; `None` for a login without one.
-    payload: Option<Payload>,
-    /// Callers that brought a payload, in arrival order: those with the current login's payload
+    /// What the current explicit login sends (a payload, an account's data); `None` for a login
+    /// the core decided on.
+    payload: Option<LoginWith>,
+    /// Callers of explicit logins, in arrival order: those with the current login's payload
     /// are its callers, the others wait for theirs — the first one's payload is the next login's.
-    with_payload: Vec<(WaiterId, Payload)>,
+    with_payload: Vec<(WaiterId, LoginWith)>,
+    /// The current session family's refresh token, which outlives a rejected access token.
+    refresh: Option<Refresh>,
+    /// What the current attempt's exchange is.
+    exchanging: Exchanging,
+    /// Set just before a settle that `wx.checkSession` or a new `wx.login` vouched for.
+    key_vouched: bool,
+    /// No `wx.login` of the core's own before this instant ([`KEY_HOLD_MS`]).
+    hold_until: Millis,
+    /// `loginRequired` was emitted in this episode.
+    told_login_required: bool,
     persist_running: bool,
     persist_next: Option<Persist>,
     /// Logouts waiting for their storage removal to finish.
@@ -149,6 +199,11 @@ impl Core {
             force_requested: false,
             payload: None,
             with_payload: Vec::new(),
+            refresh: None,
+            exchanging: Exchanging::Code,
+            key_vouched: false,
+            hold_until: 0,
+            told_login_required: false,
             persist_running: false,
             persist_next: None,
             logouts: Vec::new(),
@@ -183,6 +238,36 @@ impl Core {
     /// a login of their own. When no login is under way yet (storage being read, a
     /// `wx.checkSession`, a paced wait), this one takes over and the callers waiting join it.
     pub fn ensure_login_with(&mut self, now: Millis, payload: Payload) -> WaiterId {
+        self.explicit(now, LoginWith::Code(payload))
+    }
+
+    /// `login({ path, data })`: a new session from posting `data` to `path` on `baseUrl`, without
+    /// `wx.login` (a password or SMS-code login). It is an explicit login as
+    /// [`Core::ensure_login_with`] describes; its reply is read by the same rules as a WeChat login's.
+    pub fn login_account(&mut self, now: Millis, path: &str, data: Payload) -> Result<WaiterId, SessionError> {
+        let url = url_on("path", &self.config.base_url, path)?;
+        Ok(self.explicit(now, LoginWith::Account { url, data }))
+    }
+
+    /// `ensureLogin({ freshSessionKey: true })`: a valid session whose `session_key` WeChat vouches
+    /// for, before the page asks for encrypted data. `wx.checkSession` runs; when it fails (or
+    /// there is no valid session) a forced `wx.login` makes one. After it succeeds the core starts
+    /// no `wx.login` of its own for [`KEY_HOLD_MS`], until the page's next payload login.
+    pub fn ensure_fresh_key(&mut self, now: Millis) -> WaiterId {
+        let waiter = self.out.waiter();
+        self.join(now, waiter, Caller::FreshKey);
+        self.route(now);
+        waiter
+    }
+
+    /// The page aborted request `waiter` (see `Requests::abort`); a login it waited for goes on.
+    pub fn abort(&mut self, now: Millis, waiter: WaiterId) {
+        let (requests, mut cx) = self.scheduler();
+        requests.abort(&mut cx, now, waiter);
+        self.route(now);
+    }
+
+    fn explicit(&mut self, now: Millis, payload: LoginWith) -> WaiterId {
         let waiter = self.out.waiter();
         self.with_payload.push((waiter, payload.clone()));
         let under_way =
@@ -200,7 +285,7 @@ impl Core {
     fn unpace(&mut self, now: Millis) {
         if let Some(index) = self.pending.iter().position(|p| p.purpose == Purpose::Paced) {
             self.pending.swap_remove(index);
-            self.request_code(now);
+            self.start_attempt(now);
         }
     }
 
@@ -232,6 +317,7 @@ impl Core {
                 ToLogin::Join(waiter) => self.join(now, waiter, Caller::Request),
                 ToLogin::Leave(waiter) => self.waiters.retain(|(w, _)| *w != waiter),
                 ToLogin::Invalidate(generation) => self.invalidate(now, generation),
+                ToLogin::Cookies { generation, cookies } => self.on_cookies(now, generation, &cookies),
             }
         }
     }
@@ -257,6 +343,9 @@ impl Core {
         self.force_requested = false;
         self.store = StoreState::Ready;
         self.set_session(None);
+        self.refresh = None;
+        self.hold_until = 0;
+        self.told_login_required = false;
         self.session_checked = !self.config.check_session;
         self.settle_waiters(now, Err(SessionError::LoggedOut));
         self.persist(now, Persist::Remove);
@@ -388,8 +477,34 @@ impl Core {
     fn invalidate(&mut self, now: Millis, generation: u32) {
         if self.session.as_ref().is_some_and(|s| s.generation == generation) {
             self.set_session(None);
-            self.persist(now, Persist::Remove);
+            // A refresh token outlives its access token: storage keeps it until the refresh answers.
+            if self.refresh.is_none() {
+                self.persist(now, Persist::Remove);
+            }
             self.out.push(Output::Event(SessionEvent::Expired));
+        }
+    }
+
+    /// Cookie mode: a response to a send of session `generation` set cookies. A new session cookie
+    /// replaces the token (server-side rotation); a cleared one ends the session. A response to
+    /// an older session's send changes nothing: it must never replace a fresher token.
+    fn on_cookies(&mut self, now: Millis, generation: u32, cookies: &str) {
+        let Some(name) = self.config.requests.cookie.as_deref() else { return };
+        let Some(set) = cookie::find(cookies, name, now) else { return };
+        let Some(current) = self.session.as_ref().filter(|s| s.generation == generation) else { return };
+        match set {
+            CookieSet::Cleared => self.invalidate(now, generation),
+            CookieSet::Value { value, lifetime_s } => {
+                if !is_sendable_token(&value) || (value == current.token.expose() && lifetime_s.is_none()) {
+                    return;
+                }
+                let lifetime_ms = match lifetime_s {
+                    Some(seconds) => (seconds * 1000.0) as u64,
+                    None => current.expires_at.saturating_sub(now),
+                };
+                let reply = current.reply.clone();
+                self.install(now, Token::new(value), lifetime_ms, reply);
+            }
         }
     }
 
@@ -409,8 +524,9 @@ impl Core {
             StoreState::Ready => {}
         }
         if !self.forced() {
+            let fresh_key = self.waiters.iter().any(|(_, c)| *c == Caller::FreshKey);
             if let Some(view) = self.session(now) {
-                if self.session_checked {
+                if self.session_checked && !fresh_key {
                     self.settle_waiters(now, Ok(view));
                 } else {
                     self.flight = Flight::Checking;
@@ -418,33 +534,113 @@ impl Core {
                 }
                 return;
             }
+            // A fresh session_key comes from wx.login only: a refresh does not renew it.
+            self.force_requested |= fresh_key;
         }
         self.flight = Flight::LoggingIn { attempt: 1 };
         // The page's own decision is not paced; everything the core decides on by itself is.
         if self.forced() {
-            self.request_code(now);
+            self.start_attempt(now);
         } else {
             self.start_paced_attempt(now);
         }
     }
 
-    /// Starts the current login attempt with `wx.login` if the pace allows, else waits for it.
+    /// The refresh token, unless its own lifetime is over.
+    fn usable_refresh(&self, now: Millis) -> Option<&Refresh> {
+        self.refresh.as_ref().filter(|r| r.expires_at.is_none_or(|at| now < at))
+    }
+
+    /// How the next attempt gets a session: an explicit login's own way; a forced one by
+    /// `wx.login`; otherwise a refresh when there is a usable refresh token, `wx.login` when the
+    /// core may call it (`silentLogin`), else not at all.
+    fn mode(&self, now: Millis) -> Mode {
+        match &self.payload {
+            Some(LoginWith::Account { .. }) => Mode::Via(Exchanging::Account),
+            Some(LoginWith::Code(_)) => Mode::Via(Exchanging::Code),
+            None if self.force_requested => Mode::Via(Exchanging::Code),
+            None if self.usable_refresh(now).is_some() => Mode::Via(Exchanging::Refresh),
+            None if self.config.silent_login => Mode::Via(Exchanging::Code),
+            None => Mode::Required,
+        }
+    }
+
+    /// Starts the current login attempt if the pace (and, for `wx.login`, a fresh key's hold)
+    /// allows, else waits for it.
     fn start_paced_attempt(&mut self, now: Millis) {
-        if self.pace.try_spend(now) {
-            self.request_code(now);
+        let mode = self.mode(now);
+        let held = mode == Mode::Via(Exchanging::Code) && now < self.hold_until;
+        if mode == Mode::Required || (!held && self.pace.try_spend(now)) {
+            self.start_attempt(now);
         } else if self.payload.is_none() && !self.with_payload.is_empty() {
             // A login with a payload waits behind this one, and needs no turn: it takes over.
             self.payload = self.with_payload.first().map(|(_, payload)| payload.clone());
-            self.request_code(now);
+            self.start_attempt(now);
         } else {
-            let at = self.pace.next_at(now);
+            let at = if held { self.pace.next_at(now).max(self.hold_until) } else { self.pace.next_at(now) };
             self.start(Purpose::Paced, None, Some(at));
         }
     }
 
-    fn request_code(&mut self, now: Millis) {
+    /// Starts the current attempt now, in its [`Mode`].
+    fn start_attempt(&mut self, now: Millis) {
         let timeout_ms = self.config.timeout_ms;
-        self.start_bounded(now, Purpose::Code, Effect::RequestCode { timeout_ms });
+        let mode = self.mode(now);
+        let (url, body) = match (mode, &self.payload, self.usable_refresh(now), &self.config.refresh) {
+            (Mode::Required, ..) => return self.require_login(now),
+            (Mode::Via(Exchanging::Account), Some(LoginWith::Account { url, data }), ..) => {
+                (url.clone(), data.text().to_string())
+            }
+            (Mode::Via(Exchanging::Refresh), _, Some(refresh), Some(policy)) => {
+                let mut body = String::from("{\"refreshToken\":");
+                write_string(&mut body, refresh.token.expose());
+                body.push('}');
+                (policy.url.clone(), body)
+            }
+            _ => {
+                // Any wx.login ends a fresh key's hold: the key it protected is replaced anyway.
+                self.hold_until = 0;
+                self.exchanging = Exchanging::Code;
+                return self.start_bounded(now, Purpose::Code, Effect::RequestCode { timeout_ms });
+            }
+        };
+        self.exchanging =
+            if mode == Mode::Via(Exchanging::Account) { Exchanging::Account } else { Exchanging::Refresh };
+        let effect = Effect::PostCredentials { url, body: Secret::new(body), timeout_ms };
+        self.start_bounded(now, Purpose::Exchange, effect);
+    }
+
+    /// No session, and the core may not call `wx.login`: the callers reject `LOGIN_REQUIRED`, and
+    /// the app hears of it once per episode.
+    fn require_login(&mut self, now: Millis) {
+        if !self.told_login_required {
+            self.told_login_required = true;
+            self.out.push(Output::Event(SessionEvent::LoginRequired));
+        }
+        self.fail_login(now, SessionError::LoginRequired);
+    }
+
+    /// A transient failure of attempt `attempt`: another after a pause, or `error` when none is left.
+    fn retry_later(&mut self, now: Millis, error: SessionError) {
+        let attempt = match self.flight {
+            Flight::LoggingIn { attempt } => attempt,
+            _ => 1,
+        };
+        if attempt >= self.config.retry.max_attempts {
+            return self.fail_login(now, error);
+        }
+        let delay = self.jitter.delay_ms(&self.config.retry, attempt);
+        self.start(Purpose::Backoff, None, Some(now + delay));
+    }
+
+    /// The server refused the refresh token: it is dropped with the session it renewed, and the
+    /// login goes on the other way (`wx.login`, or `LOGIN_REQUIRED`).
+    fn refresh_refused(&mut self, now: Millis) {
+        self.refresh = None;
+        self.set_session(None);
+        self.persist(now, Persist::Remove);
+        self.flight = Flight::LoggingIn { attempt: 1 };
+        self.start_paced_attempt(now);
     }
 
     fn finish(&mut self, now: Millis, purpose: Purpose, answer: Answer) {
@@ -479,17 +675,30 @@ impl Core {
             (Purpose::CheckSession, answer) => {
                 self.flight = Flight::Idle;
                 self.session_checked = true;
-                if !matches!(answer, Got(Outcome::SessionChecked(true))) {
+                let fresh_key = self.waiters.iter().any(|(_, c)| *c == Caller::FreshKey);
+                match (matches!(answer, Got(Outcome::SessionChecked(true))), self.session(now)) {
+                    // (A payload login that came meanwhile runs first: its callers need its exchange.)
+                    (true, Some(view)) if fresh_key && self.payload.is_none() => {
+                        self.key_vouched = true;
+                        return self.settle_waiters(now, Ok(view));
+                    }
+                    (true, _) => {}
+                    // The page asked for a fresh key: a wx.login renews it; the session goes on meanwhile.
+                    (false, _) if fresh_key => self.force_requested = true,
                     // WeChat's session_key is gone: the server needs a fresh login to renew it.
-                    self.set_session(None);
+                    (false, _) => self.set_session(None),
                 }
                 self.advance(now);
             }
             (Purpose::Code, Got(Outcome::Code(Ok(code)))) if !code.expose().is_empty() => {
+                let payload = match &self.payload {
+                    Some(LoginWith::Code(payload)) => Some(payload.clone()),
+                    _ => None,
+                };
                 let effect = Effect::PostCode {
                     url: self.config.login_url.clone(),
                     code,
-                    payload: self.payload.clone(),
+                    payload,
                     timeout_ms: self.config.timeout_ms,
                 };
                 self.start_bounded(now, Purpose::Exchange, effect);
@@ -505,17 +714,32 @@ impl Core {
                 SessionError::WxLoginFailed(PlatformFailure::new("wx.login succeeded without a code")),
             ),
             (Purpose::Exchange, Got(Outcome::Reply(Ok(reply)))) => self.on_login_reply(now, reply),
-            (Purpose::Exchange, Got(Outcome::Reply(Err(failure)))) => {
-                self.fail_login(now, SessionError::Network { during: "posting the login code", failure })
+            (Purpose::Exchange, Got(Outcome::Reply(Err(failure)))) => match self.exchanging {
+                // A refresh that did not get through changes nothing: it is tried again.
+                Exchanging::Refresh => {
+                    self.retry_later(now, SessionError::Network { during: "the refresh request", failure })
+                }
+                Exchanging::Code => {
+                    self.fail_login(now, SessionError::Network { during: "posting the login code", failure })
+                }
+                Exchanging::Account => {
+                    self.fail_login(now, SessionError::Network { during: "the login request", failure })
+                }
+            },
+            (Purpose::Exchange, _) => {
+                let after_ms = self.config.timeout_ms;
+                match self.exchanging {
+                    Exchanging::Refresh => {
+                        self.retry_later(now, SessionError::Timeout { during: "the refresh request", after_ms })
+                    }
+                    _ => self.fail_login(now, SessionError::Timeout { during: "the login request", after_ms }),
+                }
             }
-            (Purpose::Exchange, _) => self.fail_login(
-                now,
-                SessionError::Timeout { during: "the login request", after_ms: self.config.timeout_ms },
-            ),
             (Purpose::Backoff, _) => {
                 if let Flight::LoggingIn { attempt } = self.flight {
                     self.flight = Flight::LoggingIn { attempt: attempt + 1 };
-                    // A code is single-use and the server may have spent it: start from wx.login.
+                    // A code is single-use and the server may have spent it: start from wx.login
+                    // (or post the refresh token again, which the server did not take).
                     self.start_paced_attempt(now);
                 }
             }
@@ -531,44 +755,92 @@ impl Core {
 
     fn on_login_reply(&mut self, now: Millis, reply: HttpReply) {
         let config = &self.config;
-        let decoded = decode_login_reply(
-            reply.status,
-            &reply.body,
-            &config.token_field,
-            &config.expires_in_field,
-            config.reply_fields.as_deref(),
-        );
+        let refreshing = self.exchanging == Exchanging::Refresh;
+        // The server refusing a refresh token (4xx but 429, or `expiredWhen`) is not a failure of
+        // the login: it goes on without the token.
+        if refreshing
+            && ((400..500).contains(&reply.status) && reply.status != 429 || body_says_expired(config, &reply))
+        {
+            return self.refresh_refused(now);
+        }
+        let cookie_name = config.requests.cookie.as_deref();
+        let set = cookie_name.and_then(|name| cookie::find(reply.cookies.as_deref()?, name, now));
+        let rules = GrantRules {
+            token_field: &config.token_field,
+            expires_in_field: &config.expires_in_field,
+            reply_fields: config.reply_fields.as_deref(),
+            refresh: config.refresh.as_ref().map(|r| (&r.token_field[..], &r.expires_in_field[..])),
+            cookie: cookie_name.map(|name| (name, set.as_ref())),
+        };
         let attempt = match self.flight {
             Flight::LoggingIn { attempt } => attempt,
             _ => 1,
         };
-        match decoded {
-            LoginReply::Granted { token, expires_in_s, reply } => self.establish(now, token, expires_in_s, reply),
-            LoginReply::Transient { status, errcode, errmsg } if attempt >= self.config.retry.max_attempts => {
-                self.fail_login(now, SessionError::ServerError { status, errcode, errmsg, attempts: attempt })
+        match decode_grant(reply.status, &reply.body, &rules) {
+            LoginReply::Granted { token, expires_in_s, reply, refresh } => {
+                self.establish(now, token, expires_in_s, reply, refresh)
             }
-            LoginReply::Transient { .. } => {
-                let delay = self.jitter.delay_ms(&self.config.retry, attempt);
-                self.start(Purpose::Backoff, None, Some(now + delay));
+            LoginReply::Transient { status, errcode, errmsg } => {
+                self.retry_later(now, SessionError::ServerError { status, errcode, errmsg, attempts: attempt })
             }
-            LoginReply::Failed(error) => self.fail_login(now, error),
+            LoginReply::Failed(error) => {
+                // A refresh answered with a broken reply may have spent the token (rotation).
+                if refreshing {
+                    self.refresh = None;
+                }
+                self.fail_login(now, error)
+            }
         }
     }
 
-    fn establish(&mut self, now: Millis, token: Token, expires_in_s: f64, reply: Option<String>) {
-        let lifetime = (expires_in_s * 1000.0) as u64;
-        let expires_at = now + lifetime;
+    fn establish(
+        &mut self,
+        now: Millis,
+        token: Token,
+        expires_in_s: f64,
+        reply: Option<String>,
+        refresh: Option<RefreshGrant>,
+    ) {
+        let refreshed = self.exchanging == Exchanging::Refresh;
+        let family = self.refresh.take().filter(|_| refreshed);
+        let reply = match (reply, &family) {
+            // A refresh reply need not repeat the login's kept fields.
+            (Some(kept), Some(family)) if kept == "{}" => family.reply.clone(),
+            (kept, _) => kept.map(Rc::new),
+        };
+        // A new refresh token replaces the old one (rotation); a refresh reply without one keeps
+        // it; a login without one ends the family.
+        self.refresh = match refresh {
+            Some(grant) => Some(Refresh {
+                token: grant.token,
+                expires_at: grant.expires_in_s.map(|s| now + (s * 1000.0) as u64),
+                reply: reply.clone(),
+            }),
+            None => family.map(|f| Refresh { reply: reply.clone(), ..f }),
+        };
+        let view = self.install(now, token, (expires_in_s * 1000.0) as u64, reply);
+        self.key_vouched = self.exchanging == Exchanging::Code;
+        self.told_login_required = false;
+        self.session_checked = true;
+        self.flight = Flight::Idle;
+        self.settle_waiters(now, Ok(view));
+    }
+
+    /// Makes `token` the session for `lifetime_ms` from `now`: stored (with the refresh token),
+    /// announced, and carried by the requests from now on.
+    fn install(&mut self, now: Millis, token: Token, lifetime_ms: u64, reply: Option<Rc<String>>) -> SessionView {
+        let expires_at = now + lifetime_ms;
         self.generation = self.generation.wrapping_add(1);
-        let stale_at = expiry::stale_at(expires_at, lifetime, self.config.expiry_margin_ms);
+        let stale_at = expiry::stale_at(expires_at, lifetime_ms, self.config.expiry_margin_ms);
         self.persist(
             now,
             Persist::Write(stored::encode(&StoredSession {
                 token: token.clone(),
                 expires_at_ms: expires_at,
-                reply: reply.clone(),
+                reply: reply.as_deref().cloned(),
+                refresh: self.refresh.as_ref().map(|r| (r.token.clone(), r.expires_at)),
             })),
         );
-        let reply = reply.map(Rc::new);
         let view = SessionView {
             token: token.clone(),
             expires_at_ms: expires_at,
@@ -584,10 +856,8 @@ impl Core {
             reply: reply.clone(),
             auth,
         }));
-        self.session_checked = true;
-        self.flight = Flight::Idle;
         self.out.push(Output::Event(SessionEvent::LoggedIn { expires_at_ms: expires_at, reply }));
-        self.settle_waiters(now, Ok(view));
+        view
     }
 
     fn fail_login(&mut self, now: Millis, error: SessionError) {
@@ -606,9 +876,13 @@ impl Core {
             Some(found) => {
                 let left = found.expires_at_ms.saturating_sub(now);
                 let keeps_reply = self.config.reply_fields.is_some();
+                let reply = found.reply.filter(|_| keeps_reply).map(Rc::new);
+                if let (Some((token, expires_at)), Some(_)) = (found.refresh, &self.config.refresh) {
+                    self.refresh = Some(Refresh { token, expires_at, reply: reply.clone() });
+                }
                 // Less than a login reply may grant: not worth a request that would likely bounce.
                 // Stored without a reply, it cannot answer a client that keeps one: log in again.
-                if left < expiry::MIN_LIFETIME_MS || (keeps_reply && found.reply.is_none()) {
+                if left < expiry::MIN_LIFETIME_MS || (keeps_reply && reply.is_none()) {
                     return;
                 }
                 self.generation = self.generation.wrapping_add(1);
@@ -618,7 +892,7 @@ impl Core {
                     auth: AuthHeader::for_token(&self.config.requests, &found.token),
                     token: found.token,
                     generation: self.generation,
-                    reply: found.reply.filter(|_| keeps_reply).map(Rc::new),
+                    reply,
                 }));
             }
             // Corrupt or foreign: never thrown at the page, just cleared.
@@ -659,13 +933,26 @@ impl Core {
             !mine
         });
         if payload.is_none() || result.is_ok() {
-            settled.append(&mut self.waiters);
+            // A fresh-key caller is not served by a session nobody vouched for (a refresh, say):
+            // it stays, and the next step checks the key.
+            let keep_fresh_key = result.is_ok() && !self.key_vouched;
+            self.waiters.retain(|&(waiter, caller)| {
+                let stays = caller == Caller::FreshKey && keep_fresh_key;
+                if !stays {
+                    settled.push((waiter, caller));
+                }
+                stays
+            });
             self.force_requested = false;
+        }
+        self.key_vouched = false;
+        if result.is_ok() && settled.iter().any(|(_, caller)| *caller == Caller::FreshKey) {
+            self.hold_until = now + KEY_HOLD_MS;
         }
         self.payload = self.with_payload.first().map(|(_, payload)| payload.clone());
         for (waiter, caller) in settled {
             match caller {
-                Caller::Page => self.out.push(Output::Settle { waiter, result: result.clone() }),
+                Caller::Page | Caller::FreshKey => self.out.push(Output::Settle { waiter, result: result.clone() }),
                 Caller::Request => {
                     let (requests, mut cx) = self.scheduler();
                     requests.login_settled(&mut cx, now, waiter, result.clone().map(drop));
@@ -674,4 +961,16 @@ impl Core {
         }
         self.advance(now);
     }
+}
+
+/// Whether a refresh reply's body holds an `expiredWhen` code.
+fn body_says_expired(config: &Config, reply: &HttpReply) -> bool {
+    let policy = &config.requests;
+    let Some(field) = policy.expired_body_field.as_deref() else { return false };
+    let found = Json::parse(&reply.body).ok().and_then(|doc| match doc.get_path(field) {
+        Some(Json::Number(n, _)) => Some(BodyValue::Number(*n)),
+        Some(Json::String(t)) => Some(BodyValue::Text(t.clone())),
+        _ => None,
+    });
+    found.is_some_and(|code| policy.expired_body_values.iter().any(|v| v.matches(&code)))
 }

@@ -34,7 +34,7 @@ pub(crate) struct SessionHeader {
 }
 
 /// What the scheduler needs from the login machine, in the order it needs it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ToLogin {
     /// Request `WaiterId` waits for a login state: answer with [`Requests::login_settled`].
     Join(WaiterId),
@@ -42,6 +42,9 @@ pub(crate) enum ToLogin {
     Leave(WaiterId),
     /// The server rejected the token of this session generation.
     Invalidate(u32),
+    /// Cookie mode: a response to a send that carried session `generation` set cookies (its
+    /// `Set-Cookie` lines); the session cookie among them rotates or ends that session.
+    Cookies { generation: u32, cookies: String },
 }
 
 /// What a call into the scheduler borrows from the core it runs in.
@@ -141,10 +144,15 @@ impl Requests {
         let Some(request) = self.list.iter_mut().find(|r| on_wire(r)) else { return };
         let Stage::InFlight { generation, .. } = request.stage else { return };
         let (waiter, config) = (request.waiter, cx.config);
-        let result = match outcome {
+        let mut result = match outcome {
             Outcome::Sent(result) => result,
             _ => Err(PlatformFailure::new("the platform gave no response")),
         };
+        if let (Ok(response), Some(generation), true) = (&mut result, generation, request.target.trusted) {
+            if let Some(cookies) = response.cookies.take() {
+                self.notes.push(ToLogin::Cookies { generation, cookies });
+            }
+        }
         match result {
             Ok(response) if request.target.trusted && config.requests.is_expired(&response) => {
                 let replay = !request.replayed;
@@ -187,6 +195,18 @@ impl Requests {
                 self.queue.push_back(r.waiter);
             }
         }
+        self.dispatch(cx, now);
+    }
+
+    /// The page aborted request `waiter`: it rejects `ABORTED` now, leaving the queue or the
+    /// login it waited for, and its platform task is aborted if it is on the wire. Its slot goes to
+    /// the next request at once. An unknown (settled) request is ignored.
+    pub(crate) fn abort(&mut self, cx: &mut Shared<'_>, now: Millis, waiter: WaiterId) {
+        let Some(r) = self.list.iter().find(|r| r.waiter == waiter) else { return };
+        if let Stage::InFlight { op, .. } = r.stage {
+            cx.out.push(Output::Effect { op, effect: Effect::Abort });
+        }
+        self.respond(cx, waiter, Err(SessionError::Aborted));
         self.dispatch(cx, now);
     }
 
@@ -395,7 +415,12 @@ mod tests {
         let sends = sent(&alone.outputs());
         assert_eq!(sends.iter().map(|s| (s.1, s.2.as_deref())).collect::<Vec<_>>(), [(w, Some("Bearer t1"))]);
         alone.run(|r, cx| {
-            r.handle_sent(cx, T0, sends[0].0, Outcome::Sent(Ok(ResponseSummary { status: 200, body_code: None })))
+            r.handle_sent(
+                cx,
+                T0,
+                sends[0].0,
+                Outcome::Sent(Ok(ResponseSummary { status: 200, body_code: None, cookies: None })),
+            )
         });
         assert_eq!(alone.outputs(), [Output::Respond { waiter: w, result: Ok(sends[0].0) }]);
         assert!(alone.notes().is_empty() && alone.requests.poll_timeout().is_none());
@@ -407,7 +432,7 @@ mod tests {
         alone.session(1, "t1");
         let w = alone.request("/me", true);
         let op = sent(&alone.outputs())[0].0;
-        let expired = || Outcome::Sent(Ok(ResponseSummary { status: 401, body_code: None }));
+        let expired = || Outcome::Sent(Ok(ResponseSummary { status: 401, body_code: None, cookies: None }));
         alone.run(|r, cx| r.handle_sent(cx, T0, op, expired()));
         assert_eq!(alone.notes(), [ToLogin::Invalidate(1), ToLogin::Join(w)]);
         // A request made meanwhile does not go out with the rejected token either.
