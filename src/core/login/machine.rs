@@ -566,11 +566,14 @@ impl Core {
     }
 
     /// Starts the current login attempt if the pace (and, for `wx.login`, a fresh key's hold)
-    /// allows, else waits for it.
+    /// allows, else waits for it. A refresh is not paced: the pace bounds `wx.login` and
+    /// code2Session (WeChat's 45011), which a refresh never reaches; one in flight at most, and
+    /// one per request that saw "expired", bound it.
     fn start_paced_attempt(&mut self, now: Millis) {
         let mode = self.mode(now);
         let held = mode == Mode::Via(Exchanging::Code) && now < self.hold_until;
-        if mode == Mode::Required || (!held && self.pace.try_spend(now)) {
+        let unpaced = matches!(mode, Mode::Required | Mode::Via(Exchanging::Refresh));
+        if unpaced || (!held && self.pace.try_spend(now)) {
             self.start_attempt(now);
         } else if self.payload.is_none() && !self.with_payload.is_empty() {
             // A login with a payload waits behind this one, and needs no turn: it takes over.
