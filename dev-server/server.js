@@ -12,12 +12,20 @@
 //   getuserphonenumber); WECHAT_API_BASE: another base URL for them.
 //
 // Routes (JSON unless said otherwise; errors are { errcode, errmsg }):
-//   POST /auth/login { code, phoneCode? } → 200 { token, expiresIn, user, isNewUser }
+//   POST /auth/login { code, phoneCode? } → 200 { token, expiresIn, refreshToken, refreshExpiresIn, user, isNewUser }
 //        user = { id, nickname, avatarUrl, phone }: nickname and avatarUrl null until set, phone
 //        null until bound and masked (138****5678) once bound. With phoneCode the phone number is
 //        exchanged (getuserphonenumber) and bound in the same request: a bad phoneCode answers
 //        4xx and issues no session. WeChat's errcodes pass through (40029 → 400, 45011 → 429,
 //        -1 → 503; access-token or other upstream failures → 502).
+//   POST /auth/refresh { refreshToken } → 200 { token, expiresIn, refreshToken, refreshExpiresIn }: the
+//        refresh token is single use and rotated; presenting a used one revokes its whole family
+//   POST /auth/password { username, password } → 200 like /auth/login, without wx.login (the demo
+//        account: demo / mp-session-demo, its password kept as a scrypt hash)
+//   POST /auth/cookie-login { code } → 200 { expiresIn, user, isNewUser } with the session in
+//        `Set-Cookie: sid=…; Max-Age=…` (cookie mode); protected routes accept `Cookie: sid=…`
+//   POST /api/cookie/rotate → a new sid in Set-Cookie (the old one revoked);
+//   POST /api/cookie/end → `Set-Cookie: sid=; Max-Age=0` (the session revoked)
 //   GET  /api/me → 200 { userId, expiresAt, user }
 //   PUT  /api/profile { nickname } → 200 { user }
 //   POST /api/avatar (multipart/form-data, the image in part `file`) → 200 { user }
@@ -30,6 +38,8 @@
 //
 // Errcodes of this server's own (HTTP status in brackets):
 //   40101 [401] no live session for the token
+//   40102 [401] the refresh token is unknown, expired or already used
+//   40103 [401] wrong username or password
 //   40201 [400] the body is not JSON { "nickname": "..." } with a string nickname
 //   40202 [400] the nickname is empty or longer than 20 characters after trimming
 //   40203 [400] the nickname holds a control character, '<', '>', a line separator, a bidi
@@ -55,6 +65,10 @@ const NICKNAME_MAX_CHARS = 20;
 const AVATAR_MAX_BYTES = 2 * 1024 * 1024;
 const UPLOAD_MAX_BYTES = AVATAR_MAX_BYTES + 64 * 1024; // the file plus multipart framing and small fields
 const UPLOAD_DRAIN_BYTES = 32 * 1024 * 1024; // past this a too-large upload is cut off, not read to its end
+const COOKIE_NAME = 'sid';
+// The demo account of /auth/password: its password is kept as a scrypt hash, never as text.
+const DEMO_ACCOUNT = { username: 'demo', salt: 'mp-session-demo-salt' };
+DEMO_ACCOUNT.hash = crypto.scryptSync('mp-session-demo', DEMO_ACCOUNT.salt, 32);
 const AVATAR_NAME = /^[0-9a-f]{32}\.(png|jpg|gif|webp)$/;
 const IMAGE_TYPES = { png: 'image/png', jpg: 'image/jpeg', gif: 'image/gif', webp: 'image/webp' };
 
@@ -197,6 +211,7 @@ function createServer(options = {}) {
   let listenOrigin = 'http://127.0.0.1';
   const state = {
     tokenLifetimeS: options.tokenLifetimeS || 7200,
+    refreshLifetimeS: options.refreshLifetimeS || 30 * 86400,
     injected: [], // { status, body } answered to the next logins
     injectedApi: [], // { status, body } answered to the next protected API calls
     held: [], // releases of /api/slow requests
@@ -204,6 +219,7 @@ function createServer(options = {}) {
     stats: {
       apiInFlight: 0, maxApiInFlight: 0, logins: 0, loginsGranted: 0, code2Session: 0, apiCalls: 0, unauthorized: 0, inFlight: 0, maxInFlight: 0, requests: 0,
       accessTokenFetches: 0, phoneExchanges: 0, phonesBound: 0, profileUpdates: 0, avatarUploads: 0,
+      refreshes: 0, refreshesRefused: 0, refreshReuse: 0, passwordLogins: 0, cookieRotations: 0,
     },
   };
 
@@ -243,9 +259,18 @@ function createServer(options = {}) {
     return requestJson(method, `${wechatBase}${pathname}?${new URLSearchParams(query)}`, body);
   }
 
+  // The sid cookie of a request, if it sent one.
+  function cookieOf(req) {
+    const match = new RegExp(`(?:^|;\\s*)${COOKIE_NAME}=([^;\\s]+)`).exec(req.headers.cookie || '');
+    return match ? match[1] : null;
+  }
+
   async function sessionOf(req) {
     const match = /^Bearer (\S+)$/.exec(req.headers.authorization || '');
     if (match) return store.sessionOf(match[1]);
+    const sid = cookieOf(req);
+    const session = sid ? await store.sessionOf(sid) : null;
+    if (session) return Object.assign(session, { sid });
     const skey = options.peerProtocols && req.headers['x-wx-skey'];
     return skey ? store.sessionOf(skey) : null;
   }
@@ -350,17 +375,89 @@ function createServer(options = {}) {
       if (!result.phone) return result;
       phone = result.phone;
     }
-    const token = crypto.randomBytes(24).toString('base64url');
     let { user, created } = await store.findOrCreateUser(reply.openid);
     if (phone) {
       user = await store.updateUser(reply.openid, { phone: phone.number, countryCode: phone.countryCode, phoneBoundAt: now() });
       state.stats.phonesBound++;
       log(`login: phone ${maskPhone(phone.number)} bound to user ${user.userId}`);
     }
-    await store.createSession(token, { openid: reply.openid, sessionKey: reply.session_key, lifetimeS: state.tokenLifetimeS });
+    const pair = await issue(reply.openid, reply.session_key, crypto.randomUUID());
     state.stats.loginsGranted++;
-    log(`login: code2Session ok for ${created ? 'new ' : ''}user ${user.userId}: token #${fingerprint(token)} for ${state.tokenLifetimeS}s (session_key kept on the server)`);
-    return { status: 200, body: { token, expiresIn: state.tokenLifetimeS, user: publicUser(user, origin), isNewUser: created } };
+    log(`login: code2Session ok for ${created ? 'new ' : ''}user ${user.userId}: token #${fingerprint(pair.token)} for ${state.tokenLifetimeS}s (session_key kept on the server)`);
+    return { status: 200, body: Object.assign(pair, { user: publicUser(user, origin), isNewUser: created }) };
+  }
+
+  // A new access token and a refresh token of `family`: { token, expiresIn, refreshToken, refreshExpiresIn }.
+  async function issue(openid, sessionKey, family) {
+    const token = crypto.randomBytes(24).toString('base64url');
+    const refreshToken = crypto.randomBytes(32).toString('base64url');
+    await store.createSession(token, { openid, sessionKey, lifetimeS: state.tokenLifetimeS });
+    await store.createRefresh(refreshToken, { openid, sessionKey, family, lifetimeS: state.refreshLifetimeS });
+    return { token, expiresIn: state.tokenLifetimeS, refreshToken, refreshExpiresIn: state.refreshLifetimeS };
+  }
+
+  // POST /auth/refresh { refreshToken }: spends it and answers a new pair of the same family.
+  async function refresh(req, res) {
+    let refreshToken;
+    try {
+      ({ refreshToken } = JSON.parse(await readBody(req)));
+    } catch (e) {
+      refreshToken = null;
+    }
+    const spent = typeof refreshToken === 'string' ? await store.spendRefresh(refreshToken) : {};
+    if (!spent.refresh) {
+      state.stats.refreshesRefused++;
+      if (spent.reused) state.stats.refreshReuse++;
+      log(`refresh: refused (${spent.reused ? 'a used refresh token: its family is revoked' : 'unknown or expired'})`);
+      return send(res, 401, { errcode: 40102, errmsg: 'refresh token unknown, expired or already used' });
+    }
+    const { openid, sessionKey, family } = spent.refresh;
+    const pair = await issue(openid, sessionKey, family);
+    state.stats.refreshes++;
+    log(`refresh: token #${fingerprint(pair.token)} for ${state.tokenLifetimeS}s, refresh token rotated (no wx.login)`);
+    return send(res, 200, pair);
+  }
+
+  // POST /auth/password { username, password }: the demo account, without wx.login.
+  async function passwordLogin(req, res) {
+    state.stats.logins++;
+    let body;
+    try {
+      body = JSON.parse(await readBody(req));
+    } catch (e) {
+      body = {};
+    }
+    const given = typeof body.password === 'string' ? crypto.scryptSync(body.password, DEMO_ACCOUNT.salt, 32) : null;
+    if (body.username !== DEMO_ACCOUNT.username || !given || !crypto.timingSafeEqual(given, DEMO_ACCOUNT.hash)) {
+      log('password login: refused');
+      return send(res, 401, { errcode: 40103, errmsg: 'wrong username or password' });
+    }
+    const openid = `account:${DEMO_ACCOUNT.username}`;
+    const { user, created } = await store.findOrCreateUser(openid);
+    const pair = await issue(openid, null, crypto.randomUUID());
+    state.stats.passwordLogins++;
+    state.stats.loginsGranted++;
+    log(`password login: user ${user.userId}: token #${fingerprint(pair.token)} for ${state.tokenLifetimeS}s`);
+    return send(res, 200, Object.assign(pair, { user: publicUser(user, originOf(req)), isNewUser: created }));
+  }
+
+  function sidCookie(token, lifetimeS) {
+    return `${COOKIE_NAME}=${token}; Max-Age=${lifetimeS}; Path=/; HttpOnly`;
+  }
+
+  // POST /auth/cookie-login { code }: a code exchange whose session is the sid cookie.
+  async function cookieLogin(req, res) {
+    state.stats.logins++;
+    let code;
+    try {
+      ({ code } = JSON.parse(await readBody(req)));
+    } catch (e) {
+      return send(res, 400, { errcode: 40029, errmsg: 'body must be JSON {"code": "..."}' });
+    }
+    const { status, body } = await exchange(code, undefined, originOf(req));
+    if (status !== 200) return send(res, status, body);
+    const { token, expiresIn, user, isNewUser } = body;
+    return send(res, 200, { expiresIn, user, isNewUser }, { 'set-cookie': sidCookie(token, expiresIn) });
   }
 
   // wafer2-client-sdk's protocol, for the benchmark only (options.peerProtocols): the code comes in
@@ -390,6 +487,19 @@ function createServer(options = {}) {
     }
     const user = await store.userFor(session.openid);
     const { userId } = user;
+    if (path === '/api/cookie/rotate' && session.sid) {
+      const token = crypto.randomBytes(24).toString('base64url');
+      await store.createSession(token, { openid: session.openid, sessionKey: session.sessionKey, lifetimeS: state.tokenLifetimeS });
+      await store.revokeSession(session.sid);
+      state.stats.cookieRotations++;
+      log(`cookie: session rotated to #${fingerprint(token)}`);
+      return send(res, 200, { userId }, { 'set-cookie': sidCookie(token, state.tokenLifetimeS) });
+    }
+    if (path === '/api/cookie/end' && session.sid) {
+      await store.revokeSession(session.sid);
+      log('cookie: session ended by the server');
+      return send(res, 200, { userId }, { 'set-cookie': `${COOKIE_NAME}=; Max-Age=0; Path=/` });
+    }
     if (path === '/api/profile') return profile(req, res, session, user);
     if (path === '/api/avatar') return avatar(req, res, session, user);
     log(`${req.method} ${path} → 200 for user ${userId}`);
@@ -500,6 +610,11 @@ function createServer(options = {}) {
         await store.revokeAll();
         log('admin: every token revoked');
         return send(res, 200, { ok: true });
+      case '/admin/revoke-access':
+        // Access tokens only: their refresh tokens still work (an access token expired early).
+        await store.revokeAccess();
+        log('admin: every access token revoked (refresh tokens kept)');
+        return send(res, 200, { ok: true });
       case '/admin/token-lifetime':
         if (!(Number.isInteger(body.seconds) && body.seconds > 0)) return send(res, 400, { errmsg: 'seconds must be a positive integer' });
         state.tokenLifetimeS = body.seconds;
@@ -564,6 +679,9 @@ function createServer(options = {}) {
     const route = url.pathname;
     let handled;
     if (route === '/auth/login' && req.method === 'POST') handled = login(req, res);
+    else if (route === '/auth/refresh' && req.method === 'POST') handled = refresh(req, res);
+    else if (route === '/auth/password' && req.method === 'POST') handled = passwordLogin(req, res);
+    else if (route === '/auth/cookie-login' && req.method === 'POST') handled = cookieLogin(req, res);
     else if (route === '/wafer/login' && options.peerProtocols) handled = waferLogin(req, res);
     else if (route.startsWith('/api/')) handled = api(req, res, route);
     else if (route.startsWith('/admin/')) handled = admin(req, res, route);

@@ -64,10 +64,35 @@ class SessionStore {
     return expiresAt;
   }
 
+  async revokeSession(token) {
+    await this.sessions.removeAsync({ tokenHash: sha256(token), kind: { $exists: false } }, {});
+  }
+
+  // A refresh token of `family` (one per login; every rotation stays in it), single use.
+  async createRefresh(token, { openid, sessionKey, family, lifetimeS }) {
+    const expiresAt = this.now() + lifetimeS * 1000;
+    await this.sessions.insertAsync({ kind: 'refresh', tokenHash: sha256(token), openid, sessionKey, family, expiresAt, usedAt: null });
+    return expiresAt;
+  }
+
+  // Spends refresh token `token`: { refresh } when it was live and unused (now used), { reused }
+  // when it had been used already — the whole family is then revoked (a stolen token replayed, or
+  // the owner's copy after the thief's) — else {} (unknown or expired).
+  async spendRefresh(token) {
+    const found = await this.sessions.findOneAsync({ kind: 'refresh', tokenHash: sha256(token) });
+    if (!found || found.expiresAt <= this.now()) return {};
+    if (found.usedAt !== null) {
+      await this.sessions.removeAsync({ kind: 'refresh', family: found.family }, { multi: true });
+      return { reused: true };
+    }
+    await this.sessions.updateAsync({ _id: found._id }, { $set: { usedAt: this.now() } }, {});
+    return { refresh: found };
+  }
+
   // The live session of `token`, or null when unknown or expired (an expired one is deleted).
   async sessionOf(token) {
     const session = await this.sessions.findOneAsync({ tokenHash: sha256(token) });
-    if (!session) return null;
+    if (!session || session.kind === 'refresh') return null;
     if (session.expiresAt <= this.now()) {
       await this.sessions.removeAsync({ _id: session._id });
       return null;
@@ -75,12 +100,17 @@ class SessionStore {
     return session;
   }
 
+  async revokeAccess() {
+    return this.sessions.removeAsync({ kind: { $exists: false } }, { multi: true });
+  }
+
   async revokeAll() {
     return this.sessions.removeAsync({}, { multi: true });
   }
 
+  // Users and live access sessions (refresh tokens not counted).
   async counts() {
-    const [users, sessions] = await Promise.all([this.users.countAsync({}), this.sessions.countAsync({})]);
+    const [users, sessions] = await Promise.all([this.users.countAsync({}), this.sessions.countAsync({ kind: { $exists: false } })]);
     return { users, sessions };
   }
 

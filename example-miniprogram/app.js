@@ -11,6 +11,9 @@ App({
       baseUrl: config.baseUrl,
       allowInsecureHttp: config.allowInsecureHttp,
       replyFields: ['user', 'isNewUser'],
+      // The developer server answers logins with a refresh token too: an expired access token is
+      // renewed at /auth/refresh without wx.login, for every page at once.
+      refresh: { path: '/auth/refresh' },
     });
     this.auth.ensureLogin().catch(() => {
       // Pages show login errors when they ask; nothing to do here.

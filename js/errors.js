@@ -38,6 +38,8 @@ const MESSAGES = {
   BAD_RESPONSE: (e) => 'unexpected server response (HTTP ' + e.statusCode + '): ' + e.reason,
   SESSION_EXPIRED: () => 'the server rejected the session even after a fresh login',
   LOGGED_OUT: () => 'logged out while this call was waiting for a login',
+  LOGIN_REQUIRED: () => 'no valid session, and silentLogin is false: the user must log in (auth.login)',
+  ABORTED: () => 'the request was aborted',
 };
 
 function messageOf(fields) {

@@ -23,7 +23,7 @@ const SET_STORAGE = 2;
 const REMOVE_STORAGE = 3;
 const CHECK_SESSION = 4;
 const LOGIN = 5;
-const POST_CODE = 6;
+const POST_JSON = 6; // the code exchange, a refresh, an account login
 // A storage read's status: nothing stored, a string of ours, something else.
 const STORED_NOTHING = 0;
 const STORED_TEXT = 1;
@@ -70,6 +70,32 @@ function failureOf(method, error) {
   return [errMsg === undefined ? method + ':fail' : errMsg, errno];
 }
 
+// The Set-Cookie lines of a reply, however the platform gives them (WeChat's `cookies` array, or
+// the header in any letter case, a string or an array; Alipay's `headers`), or undefined.
+function setCookieLines(response) {
+  const lines = [];
+  const add = (value) => {
+    if (typeof value === 'string') lines.push(value);
+    else if (Array.isArray(value)) for (const item of value) if (typeof item === 'string') lines.push(item);
+  };
+  add(response.cookies);
+  const header = response.header || response.headers;
+  if (!lines.length && header && typeof header === 'object') {
+    for (const key of Object.keys(header)) if (key.toLowerCase() === 'set-cookie') add(header[key]);
+  }
+  const text = lines.join('\n');
+  return text && text.length <= MAX_TEXT_LENGTH ? text : undefined;
+}
+
+// The page's Cookie header with our session cookie (`ours`: 'sid=<token>') in place of any of
+// the same name: the page's other cookies go along.
+function withCookie(pageCookie, ours) {
+  const name = ours.slice(0, ours.indexOf('=') + 1);
+  const kept = typeof pageCookie === 'string' ? pageCookie.split(';').map((c) => c.trim()).filter((c) => c && !c.startsWith(name)) : [];
+  kept.push(ours);
+  return kept.join('; ');
+}
+
 // The options of one send: the page's own, with the core's URL and timeout and the token header
 // (`token`: [name, value] or undefined) merged over the page's headers.
 function sendOptions(pageOptions, url, timeout, token) {
@@ -77,13 +103,18 @@ function sendOptions(pageOptions, url, timeout, token) {
   for (const key of Object.keys(pageOptions)) defineOwn(options, key, pageOptions[key]);
   const pageHeader = pageOptions.header;
   const header = {};
+  let pageCookie;
   if (pageHeader !== null && typeof pageHeader === 'object') {
     // The SDK's header replaces the page's in any letter case: HTTP names are case-blind, and two
     // of them would send the page's stale token beside ours.
     const ours = token ? token[0].toLowerCase() : null;
-    for (const key of Object.keys(pageHeader)) if (key.toLowerCase() !== ours) defineOwn(header, key, pageHeader[key]);
+    for (const key of Object.keys(pageHeader)) {
+      if (key.toLowerCase() !== ours) defineOwn(header, key, pageHeader[key]);
+      else pageCookie = pageHeader[key];
+    }
   }
-  if (token) defineOwn(header, token[0], token[1]);
+  // Cookie mode: the page's own cookies are kept beside the session cookie.
+  if (token) defineOwn(header, token[0], token[0] === 'Cookie' ? withCookie(pageCookie, token[1]) : token[1]);
   defineOwn(options, 'url', url);
   defineOwn(options, 'timeout', timeout);
   defineOwn(options, 'header', header);
@@ -127,6 +158,7 @@ function createHost(platform, settle) {
   let lastUrl = null; // the URL `client` holds as its latest request's
   let lastSentUrl = null; // the URL of `client`'s latest send, which it names no more
   let bodyPath = null; // expiredWhen.bodyField as a path, or null
+  let cookieName = null; // cookie mode: the session cookie's name (replies' Set-Cookie go to the core)
   let client = null; // the live wasm Client: answers go to it only
   let timer = null;
 
@@ -163,15 +195,15 @@ function createHost(platform, settle) {
   const path = {
     call(op, kind, text, more, timeout) {
       const to = client;
-      const answered = (ok, status, answerText, errno) => {
-        if (client === to) to.answered(Date.now(), op, ok, status, answerText, errno);
+      const answered = (ok, status, answerText, errno, cookies) => {
+        if (client === to) to.answered(Date.now(), op, ok, status, answerText, errno, cookies);
       };
       const method = METHODS[kind];
       const options = {};
       if (kind === GET_STORAGE || kind === SET_STORAGE || kind === REMOVE_STORAGE) defineOwn(options, 'key', text);
       if (kind === SET_STORAGE) defineOwn(options, 'data', more);
       if (kind === LOGIN) defineOwn(options, 'timeout', timeout);
-      if (kind === POST_CODE) {
+      if (kind === POST_JSON) {
         defineOwn(options, 'url', text);
         defineOwn(options, 'method', 'POST');
         defineOwn(options, 'data', more);
@@ -188,6 +220,7 @@ function createHost(platform, settle) {
         }
         let status = 0;
         let answerText;
+        let cookies;
         try {
           if (kind === GET_STORAGE) {
             const data = response ? response.data : undefined;
@@ -200,14 +233,15 @@ function createHost(platform, settle) {
             const code = response ? response.code : undefined;
             if (typeof code === 'string' && code.length > MAX_CODE_LENGTH) return answered(false, 0, 'login:fail the code is longer than 1 KB', NaN);
             answerText = typeof code === 'string' ? code : '';
-          } else if (kind === POST_CODE) {
+          } else if (kind === POST_JSON) {
             if (response && typeof response.statusCode === 'number') status = response.statusCode;
             answerText = replyText(response ? response.data : undefined);
+            if (cookieName && response) cookies = setCookieLines(response);
           }
         } catch (error) {
           // An answer whose fields throw is judged by what could be read.
         }
-        answered(true, status, answerText, NaN);
+        answered(true, status, answerText, NaN, cookies);
       });
     },
     timer(delay) {
@@ -245,14 +279,16 @@ function createHost(platform, settle) {
         if (!ok) return sendFailed(request.kind, response);
         let status = 0;
         let code = [NaN, undefined];
+        let cookies;
         try {
           if (response && typeof response.statusCode === 'number') status = response.statusCode;
           if (bodyPath && response) code = bodyCode(response.data, bodyPath);
+          if (cookieName && header && response) cookies = setCookieLines(response);
         } catch (e) {
           // A response whose fields throw is judged by what could be read.
         }
         request.answer = { op: op, response: response };
-        if (client === to) to.sent(Date.now(), op, status, code[0], code[1]);
+        if (client === to) to.sent(Date.now(), op, status, code[0], code[1], cookies);
       });
       if (!answered) tasks.set(op, task);
     },
@@ -285,6 +321,8 @@ function createHost(platform, settle) {
       lastSentUrl = null;
       const field = wasmClient.bodyField();
       bodyPath = typeof field === 'string' ? field.split('.') : null;
+      const cookie = wasmClient.cookieName();
+      cookieName = typeof cookie === 'string' ? cookie : null;
     },
     end() {
       client = null;
@@ -295,6 +333,7 @@ function createHost(platform, settle) {
     },
     request(wasmClient, kind, options, entry) {
       const id = nextId++;
+      entry.request = id; // for abort()
       requests.set(id, { kind: kind, options: options, entry: entry, answer: null });
       // The URL crosses only when it differs from the previous request's (see Client.request).
       const url = options.url === lastUrl ? undefined : options.url;

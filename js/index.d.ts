@@ -14,6 +14,8 @@ export type MpSessionErrorCode =
   | 'BAD_RESPONSE'
   | 'SESSION_EXPIRED'
   | 'LOGGED_OUT'
+  | 'LOGIN_REQUIRED'
+  | 'ABORTED'
   | 'DISPOSED'
   | 'INTERNAL';
 
@@ -56,7 +58,7 @@ export interface Platform {
     dataType?: 'json' | 'other';
     responseType?: 'text' | 'arraybuffer';
     timeout?: number;
-    success(res: { statusCode: number; data: unknown; header?: Record<string, string> }): void;
+    success(res: { statusCode: number; data: unknown; header?: Record<string, string>; cookies?: string[] }): void;
     fail(err: PlatformError): void;
   }): unknown;
   uploadFile?(options: UploadOptions & {
@@ -120,6 +122,33 @@ export interface ClientOptions {
    * reply over 16 KB as JSON fails the login (BAD_RESPONSE). Default: none, and no `reply`.
    */
   replyFields?: readonly string[];
+  /**
+   * Refresh tokens: a login reply's `refreshToken` is kept with the session (memory and storage,
+   * never in a result, event or error) and posted as `{ refreshToken }` to `path` when the access
+   * token is stale or rejected — one refresh for every caller, no wx.login. The reply reads like a
+   * login's; a new refresh token replaces the old one. Refused (4xx, expiredWhen): a full login.
+   */
+  refresh?: {
+    path: string;
+    /** Field (or dotted path) of the refresh token in login and refresh replies. Default 'refreshToken'. */
+    tokenField?: string;
+    /** Field of the refresh token's lifetime in seconds. Default 'refreshExpiresIn'. */
+    expiresInField?: string;
+  };
+  /**
+   * false: the SDK never calls wx.login by itself. Without a valid session (after a refresh,
+   * where configured) ensureLogin() and requests reject LOGIN_REQUIRED, and the client emits one
+   * `loginRequired` event per episode; `login()` (or an explicit ensureLogin with force, payload
+   * or freshSessionKey) makes a session. Default true.
+   */
+  silentLogin?: boolean;
+  /**
+   * Cookie sessions: the token is the value of this cookie as the login reply sets it; requests
+   * to trusted origins (uploads and downloads too) send `Cookie: <name>=<token>`. A response that
+   * sets it anew replaces it; one that clears it ends the session. Lifetime: Max-Age/Expires,
+   * else expiresInField.
+   */
+  cookie?: string;
 }
 
 /**
@@ -147,12 +176,32 @@ export type LoginPayload = { [key: string]: JsonValue } & { code?: never };
  * exchange that also sends the payload — always its own exchange (it waits for a running login to
  * end instead of joining it), so `force` may be left out; `force: false` with a payload is refused.
  */
-export type LoginOptions = { force?: boolean; payload?: undefined } | { force?: true; payload: LoginPayload };
+export type LoginOptions =
+  | { force?: boolean; payload?: undefined; freshSessionKey?: false }
+  | { force?: true; payload: LoginPayload; freshSessionKey?: false }
+  /**
+   * Before the page asks for encrypted data (wx.getWeRunData, share tickets): wx.checkSession
+   * runs, and when WeChat says the session_key expired a forced login makes a new one. After it
+   * succeeds the SDK starts no wx.login of its own for 5 minutes, until the next payload login.
+   */
+  | { force?: false; payload?: undefined; freshSessionKey: true };
+
+/** `auth.login()`: `data` is posted as JSON to `path` (relative to baseUrl), without wx.login. */
+export interface AccountLoginOptions {
+  path: string;
+  /** e.g. { username, password } or { phone, code }: never stored, logged or put in an error. */
+  data: { [key: string]: JsonValue };
+}
+
+/** A request's promise, which `abort()` rejects with ABORTED (nothing when it is settled). */
+export type AbortablePromise<T> = Promise<T> & { abort(): void };
 
 export type SessionEvent<Reply = unknown> =
   | { type: 'login'; expiresAt: number; /** The new session's kept reply, with `replyFields`. */ reply?: Reply }
   | { type: 'logout' }
   | { type: 'expired' }
+  /** silentLogin: false and no valid session: show the login page, then call login(). */
+  | { type: 'loginRequired' }
   | { type: 'storageFailed'; message: string };
 
 /** wx.request's options; `url` may be relative to baseUrl. `timeout` bounds the whole call. */
@@ -191,13 +240,15 @@ export interface DownloadOptions {
 /** A client; `Reply` is the type of the kept reply (`replyFields`), `undefined` without one. */
 export interface SessionClient<Reply = undefined> {
   /** wx.request with the session: token attached, one re-login and replay on expiry. */
-  request<T = unknown>(options: RequestOptions): Promise<RequestResult<T>>;
+  request<T = unknown>(options: RequestOptions): AbortablePromise<RequestResult<T>>;
   /** wx.uploadFile with the session. `data` is the server's reply as text. */
-  uploadFile(options: UploadOptions): Promise<{ statusCode: number; data: string }>;
+  uploadFile(options: UploadOptions): AbortablePromise<{ statusCode: number; data: string }>;
   /** wx.downloadFile with the session. */
-  downloadFile(options: DownloadOptions): Promise<{ statusCode: number; tempFilePath: string; filePath?: string }>;
+  downloadFile(options: DownloadOptions): AbortablePromise<{ statusCode: number; tempFilePath: string; filePath?: string }>;
   /** The stored session if still valid, else one login shared by every concurrent caller. */
   ensureLogin(options?: LoginOptions): Promise<LoginState<Reply>>;
+  /** Logs in by account (password, SMS code) without wx.login; the reply reads like a login's. */
+  login(options: AccountLoginOptions): Promise<LoginState<Reply>>;
   /** Clears the session in memory and in storage. */
   logout(): Promise<void>;
   /** Subscribes to session changes; returns the unsubscribe function. */

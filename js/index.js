@@ -7,7 +7,7 @@
 
 const { loadRuntime } = require('./loader.js');
 const { MpSessionError, isMpSessionError, toMpSessionError } = require('./errors.js');
-const { readClientOptions, readRequestOptions, readLoginOptions } = require('./input.js');
+const { readClientOptions, readRequestOptions, readLoginOptions, readAccountLogin } = require('./input.js');
 const { createHost } = require('./host.js');
 
 function disposedError() {
@@ -110,12 +110,13 @@ function createClient(options) {
   // Runs `use(wasmClient, entry)` as a tracked call: it returns a promise from the core, or
   // nothing when `entry` is settled by other means (a request, by the host adapter). Every
   // call but a warm ensureLogin comes here: it drops the warm answer right before the client sees
-  // the call.
-  function call(use) {
+  // the call. `tracked(entry)`, when given, receives the entry at once (for abort).
+  function call(use, tracked) {
     if (disposed) return Promise.reject(disposedError());
     return new Promise((resolve, reject) => {
       const entry = { resolve, reject };
       pending.add(entry);
+      if (tracked) tracked(entry);
       const run = (client) => {
         if (!pending.has(entry)) return;
         warm = null;
@@ -133,14 +134,31 @@ function createClient(options) {
     });
   }
 
+  // A request's promise, with abort(): a call still waiting for the wasm settles ABORTED here; one
+  // the core holds is aborted there (it leaves the queue or the wire, and rejects ABORTED).
   function requestCall(kind, requestOptions) {
     let copy;
+    let entry = null;
+    let promise;
     try {
       copy = readRequestOptions(requestOptions);
+      promise = call((c, e) => host.request(c, kind, copy, e), (e) => (entry = e));
     } catch (error) {
-      return Promise.reject(toMpSessionError(error));
+      promise = Promise.reject(toMpSessionError(error));
     }
-    return call((c, entry) => host.request(c, kind, copy, entry));
+    promise.abort = function abort() {
+      if (!entry || !pending.has(entry)) return;
+      const client = wasmClient;
+      if (client && entry.request !== undefined) {
+        try {
+          client.abort(Date.now(), entry.request);
+        } catch (error) {
+          // A failed instance: the call is settled below.
+        }
+      }
+      settle(entry, false, { code: 'ABORTED' });
+    };
+    return promise;
   }
 
   return {
@@ -156,7 +174,7 @@ function createClient(options) {
       } catch (error) {
         return Promise.reject(toMpSessionError(error));
       }
-      if (!login.force && wasmClient) {
+      if (!login.force && !login.freshKey && wasmClient) {
         if (warm && Date.now() < warm.until) return Promise.resolve(warm.view);
         const client = wasmClient;
         try {
@@ -170,7 +188,21 @@ function createClient(options) {
           // Only a failed instance throws here; the tracked call below starts a fresh one.
         }
       }
-      return call((c) => c.ensureLogin(login.force, login.payload));
+      return call((c) => c.ensureLogin(login.force, login.payload, login.freshKey));
+    },
+    /**
+     * Logs in by account (password, SMS code) without wx.login: posts `data` as JSON to `path` on
+     * baseUrl and keeps the session its reply grants, read as a login reply. Resolves like
+     * ensureLogin. `data` is never stored, logged, or put in an error or event.
+     */
+    login(accountOptions) {
+      let account;
+      try {
+        account = readAccountLogin(accountOptions);
+      } catch (error) {
+        return Promise.reject(toMpSessionError(error));
+      }
+      return call((c) => c.login(account.path, account.data));
     },
     /**
      * wx.request with the session: waits for the login state, attaches the token (to baseUrl's
@@ -192,7 +224,7 @@ function createClient(options) {
     logout() {
       return call((c) => c.logout());
     },
-    /** Calls listener({ type: 'login'|'logout'|'expired'|'storageFailed', ... }); returns unsubscribe. 'login' carries reply with replyFields. */
+    /** Calls listener({ type: 'login'|'logout'|'expired'|'loginRequired'|'storageFailed', ... }); returns unsubscribe. 'login' carries reply with replyFields. */
     onChange(listener) {
       if (typeof listener !== 'function') throw new TypeError('onChange needs a function');
       listeners.push(listener);

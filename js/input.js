@@ -142,20 +142,48 @@ function readRequestOptions(options) {
   return copy;
 }
 
-// ensureLogin's options: { force, payload }, where `payload` is the JSON text of a plain copy of
-// the page's payload (undefined without one). A login with a payload is always forced.
+// ensureLogin's options: { force, payload, freshKey }, where `payload` is the JSON text of a plain
+// copy of the page's payload (undefined without one). A login with a payload is always forced.
 function readLoginOptions(options) {
-  if (options === null || options === undefined) return { force: false, payload: undefined };
+  if (options === null || options === undefined) return { force: false, payload: undefined, freshKey: false };
   if (typeof options !== 'object') throw invalid('ensureLogin', 'takes an options object such as { force: true }');
   const copy = plainObject(options, '', 0, (value, path) => (path === 'payload' ? readPayload(value) : value));
   for (const key of keysOf(copy, '')) {
-    if (key !== 'force' && key !== 'payload') throw invalid(key, 'is not an option of ensureLogin (known options: force, payload)');
+    if (key !== 'force' && key !== 'payload' && key !== 'freshSessionKey') {
+      throw invalid(key, 'is not an option of ensureLogin (known options: force, payload, freshSessionKey)');
+    }
   }
-  if (copy.payload === undefined) return { force: Boolean(copy.force), payload: undefined };
+  const freshKey = Boolean(copy.freshSessionKey);
+  if (freshKey && (copy.payload !== undefined || copy.force)) {
+    throw invalid('freshSessionKey', 'goes alone: it checks the session_key, then the page sends its payload login');
+  }
+  if (copy.payload === undefined) return { force: Boolean(copy.force), payload: undefined, freshKey };
   if (copy.force !== undefined && copy.force !== true) {
     throw invalid('force', 'a login with a payload always makes its own exchange: pass force: true or leave force out');
   }
-  return { force: true, payload: copy.payload };
+  return { force: true, payload: copy.payload, freshKey: false };
+}
+
+// login's options: { path, data } with `data` as the JSON text of a plain copy. Its values (a
+// password, an SMS code) are never put in a message.
+function readAccountLogin(options) {
+  if (options === null || typeof options !== 'object') {
+    throw invalid('login', "takes an options object such as { path: '/auth/password', data: { username, password } }");
+  }
+  const copy = plainObject(options, '', 0, (value, path) => {
+    if (path !== 'data') return value;
+    const data = value !== null && typeof value === 'object' ? plainValue(value, 'data', 0, true) : null;
+    if (data === null || Array.isArray(data)) throw invalid('data', 'must be an object of JSON values, such as { username, password }');
+    return data;
+  });
+  for (const key of keysOf(copy, '')) {
+    if (key !== 'path' && key !== 'data') throw invalid(key, 'is not an option of login (known options: path, data)');
+  }
+  if (typeof copy.path !== 'string' || copy.path.length > MAX_URL_LENGTH) throw invalid('path', "must be a path such as '/auth/password'");
+  if (copy.data === undefined) throw invalid('data', 'is required: the object posted to path, such as { username, password }');
+  const text = toJson(copy.data, 'data');
+  if (text.length > MAX_PAYLOAD_LENGTH) throw invalid('data', 'is larger than 4 KB as JSON');
+  return { path: copy.path, data: text };
 }
 
 // The exchange's extra members, e.g. { phoneCode }: an object of JSON values with no `code`,
@@ -170,4 +198,4 @@ function readPayload(value) {
   return text;
 }
 
-module.exports = { readClientOptions, readRequestOptions, readLoginOptions };
+module.exports = { readClientOptions, readRequestOptions, readLoginOptions, readAccountLogin };

@@ -99,6 +99,15 @@ async function main() {
   expect(/^接口返回/.test(page.data.apiText), `after revocation the API call showed "${page.data.apiText}"`);
   expect(sim.count('login') - loginsBefore === 1, `the revoked session should cost exactly 1 re-login, saw ${sim.count('login') - loginsBefore}`);
 
+  section('4b. the server expires access tokens early (refresh tokens live on): a refresh, no wx.login');
+  await fetch(`${serverUrl}/admin/revoke-access`, { method: 'POST', body: '{}' });
+  const [refreshLogins, refreshes] = [sim.count('login'), server.state.stats.refreshes];
+  await page.onTapCallApi();
+  show(page, ['apiText']);
+  expect(/^接口返回/.test(page.data.apiText), `after the access tokens expired the API call showed "${page.data.apiText}"`);
+  expect(sim.count('login') === refreshLogins && server.state.stats.refreshes - refreshes === 1,
+    `an expired access token should cost 1 refresh and no wx.login, saw ${server.state.stats.refreshes - refreshes} and ${sim.count('login') - refreshLogins}`);
+
   say('demo', 'burst page: tap 同时发出 20 个请求');
   await burst.onTapFire();
   show(burst, ['summary', 'failures']);
@@ -136,9 +145,24 @@ async function main() {
   show(page, ['statusText']);
   expect(page.data.status === 'loggedOut' && !storage.get('mp-session').found, 'logout should clear the page state and storage');
 
+  section('7. account login: a client with silentLogin: false, the demo account by password');
+  const { createClient } = sim.require('mp-session');
+  const account = createClient({ baseUrl: CONFIGURED_SERVER, allowInsecureHttp: true, silentLogin: false, storageKey: 'mp-session-account', refresh: { path: '/auth/refresh' } });
+  account.onChange((event) => event.type === 'loginRequired' && say('demo', 'event loginRequired: the app would show its login page'));
+  const accountLogins = sim.count('login');
+  const required = await account.ensureLogin().catch((error) => error);
+  say('demo', `ensureLogin() → ${required.code}`);
+  expect(required.code === 'LOGIN_REQUIRED', `without silentLogin, ensureLogin() should reject LOGIN_REQUIRED, got ${required.code || 'a session'}`);
+  const state = await account.login({ path: '/auth/password', data: { username: 'demo', password: 'mp-session-demo' } });
+  say('demo', `login({ path: '/auth/password' }) → a session until ${new Date(state.expiresAt).toISOString()}`);
+  const me = await account.request({ url: '/api/me' });
+  say('demo', `GET /api/me → ${me.statusCode}`);
+  expect(me.statusCode === 200 && sim.count('login') === accountLogins, `the password session should call the API with no wx.login, saw HTTP ${me.statusCode} after ${sim.count('login') - accountLogins} wx.login`);
+  expect(!JSON.stringify(storage.get('mp-session-account')).includes('mp-session-demo'), 'the password must never reach storage');
+
   flush();
   const stats = server.state.stats;
-  console.log(`\ndone in ${Date.now() - started} ms: cold login, protected API, warm relaunch, transparent re-login after revocation, 20 requests on one session, phone login and profile, logout.`);
+  console.log(`\ndone in ${Date.now() - started} ms: cold login, protected API, warm relaunch, transparent re-login after revocation, a refresh without wx.login, 20 requests on one session, phone login and profile, logout, a password login.`);
   console.log(`server: ${stats.code2Session} code exchanges, ${stats.apiCalls} API calls (${stats.unauthorized} answered 401), no token or session_key ever logged.`);
   await server.close();
   fs.rmSync(appDir, { recursive: true, force: true });

@@ -36,7 +36,7 @@ describe('developer server and mock WeChat', () => {
       assert.equal(first.status, 200);
       assert.equal(typeof first.body.token, 'string');
       assert.equal(first.body.expiresIn, 7200);
-      assert.deepEqual(Object.keys(first.body).sort(), ['expiresIn', 'isNewUser', 'token', 'user'], 'openid and session_key stay on the server');
+      assert.deepEqual(Object.keys(first.body).sort(), ['expiresIn', 'isNewUser', 'refreshExpiresIn', 'refreshToken', 'token', 'user'], 'openid and session_key stay on the server');
       assert.deepEqual(Object.keys(first.body.user).sort(), ['avatarUrl', 'id', 'nickname', 'phone']);
       const reused = await post(`${url}/auth/login`, { code });
       assert.deepEqual([reused.status, reused.body.errcode], [400, 40163]);

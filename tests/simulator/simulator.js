@@ -97,6 +97,53 @@ function createSimulator(options) {
     return false;
   }
 
+  // A platform task, as WeChat returns one: abort() ends it with `<kind>:fail abort` whether it
+  // is queued (it leaves the queue) or on the wire (the HTTP request is destroyed and its slot
+  // freed); after the task answered, abort() does nothing. `run(opts, done)` starts it.
+  const liveRequests = new WeakMap(); // a task's opts → { req }: the HTTP request to destroy
+  function startTask(kind, opts, run) {
+    let answered = false;
+    let aborted = false;
+    let started = false;
+    let release = null;
+    const guard = (fn) => (res) => {
+      if (aborted) return;
+      answered = true;
+      if (typeof fn === 'function') fn(res);
+    };
+    const wrapped = Object.assign({}, opts, { success: guard(opts.success), fail: guard(opts.fail), complete: guard(opts.complete) });
+    const live = {};
+    liveRequests.set(wrapped, live);
+    const entry = (done) => {
+      let released = false;
+      release = () => {
+        if (!released) {
+          released = true;
+          done();
+        }
+      };
+      started = true;
+      run(wrapped, release);
+    };
+    queue.push(entry);
+    pump();
+    return {
+      abort() {
+        if (answered || aborted) return;
+        aborted = true;
+        record(`${kind} abort`, opts.url);
+        if (!started) {
+          const at = queue.indexOf(entry);
+          if (at >= 0) queue.splice(at, 1);
+        } else {
+          if (live.req) live.req.destroy();
+          release();
+        }
+        callback(opts, false, { errMsg: `${kind}:fail abort` });
+      },
+    };
+  }
+
   function httpRequest(opts, done) {
     if (injectedFault('request', opts, done, sendHttpRequest)) return;
     sendHttpRequest(opts, done);
@@ -128,9 +175,15 @@ function createSimulator(options) {
             // WeChat hands over the raw string when the body is not JSON.
           }
         }
-        callback(opts, true, { statusCode: res.statusCode, data, header: res.headers, errMsg: 'request:ok' });
+        // As WeChat answers: header values are strings (Set-Cookie joined by commas), and the
+        // cookies again one per item in `cookies`; nothing keeps them for the next request.
+        const header = {};
+        for (const [key, value] of Object.entries(res.headers)) header[key] = Array.isArray(value) ? value.join(', ') : value;
+        const cookies = res.headers['set-cookie'] || [];
+        callback(opts, true, { statusCode: res.statusCode, data, header, cookies, errMsg: 'request:ok' });
       });
     });
+    if (liveRequests.has(opts)) liveRequests.get(opts).req = req;
     req.on('error', (error) => {
       done();
       callback(opts, false, { errMsg: `request:fail ${error.message}`, errno: 600001 });
@@ -188,6 +241,7 @@ function createSimulator(options) {
         callback(opts, true, { statusCode: res.statusCode, tempFilePath, errMsg: 'downloadFile:ok' });
       });
     });
+    if (liveRequests.has(opts)) liveRequests.get(opts).req = req;
     req.on('error', (error) => {
       done();
       callback(opts, false, { errMsg: `${kind}:fail ${error.message}` });
@@ -252,21 +306,15 @@ function createSimulator(options) {
     },
     request(opts = {}) {
       record('request', `${(opts.method || 'GET').toUpperCase()} ${opts.url}`);
-      queue.push((done) => httpRequest(opts, done));
-      pump();
-      return { abort() {} };
+      return startTask('request', opts, httpRequest);
     },
     uploadFile(opts = {}) {
       record('uploadFile', opts.url);
-      queue.push((done) => httpTransfer('uploadFile', opts, done));
-      pump();
-      return { abort() {} };
+      return startTask('uploadFile', opts, (o, done) => httpTransfer('uploadFile', o, done));
     },
     downloadFile(opts = {}) {
       record('downloadFile', opts.url);
-      queue.push((done) => httpTransfer('downloadFile', opts, done));
-      pump();
-      return { abort() {} };
+      return startTask('downloadFile', opts, (o, done) => httpTransfer('downloadFile', o, done));
     },
     getStorage(opts = {}) {
       storageOp('getStorage', opts, () => {
