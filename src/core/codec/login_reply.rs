@@ -73,6 +73,11 @@ pub fn decode_login_reply(
     decode_grant(status, body, &GrantRules { token_field, expires_in_field, reply_fields, ..GrantRules::default() })
 }
 
+/// "`a.b` …": a reason that names the field at `path`.
+fn field_says(path: &[String], rest: &str) -> String {
+    ["`", &path.join("."), rest].concat()
+}
+
 /// A positive number of seconds up to [`MAX_LIFETIME_S`] at `path` (a number or a numeric string).
 fn seconds_at(doc: &Json, path: &[String]) -> Option<f64> {
     let seconds = match doc.get_path(path)? {
@@ -137,12 +142,7 @@ pub fn decode_grant(status: u16, body: &str, rules: &GrantRules<'_>) -> LoginRep
         None => match doc.get_path(token_field).and_then(Json::as_str) {
             Some(t) if is_sendable_token(t) => Token::new(t.to_string()),
             Some(_) => {
-                return bad([
-                    "`",
-                    &token_field.join("."),
-                    "` is not a usable token (empty, too long or not printable ASCII)",
-                ]
-                .concat())
+                return bad(field_says(token_field, "` is not a usable token (empty, too long or not printable ASCII)"))
             }
             None => return bad(["the login reply has no string field `", &token_field.join("."), "`"].concat()),
         },
@@ -157,22 +157,18 @@ pub fn decode_grant(status: u16, body: &str, rules: &GrantRules<'_>) -> LoginRep
     };
     // A non-positive or absurd lifetime is a server bug, not a session; so is one too short to use.
     if !(expires_in_s > 0.0 && expires_in_s <= f64::from(MAX_LIFETIME_S)) {
+        let mut reason = field_says(expires_in_field, "` must be a positive number of seconds");
         if rules.cookie.is_some() {
-            return bad([
-                "the session cookie has no Max-Age or Expires, and `",
-                &expires_in_field.join("."),
-                "` is not a positive number of seconds",
-            ]
-            .concat());
+            reason.push_str(" (the session cookie has no Max-Age or Expires)");
         }
-        return bad(["`", &expires_in_field.join("."), "` must be a positive number of seconds"].concat());
+        return bad(reason);
     }
     if expires_in_s < f64::from(MIN_LIFETIME_S) {
         let floor = decimal(MIN_LIFETIME_S.into());
         let field = if cookie_lifetime.is_some() {
             "the session cookie's lifetime".into()
         } else {
-            ["`", &expires_in_field.join("."), "`"].concat()
+            field_says(expires_in_field, "`")
         };
         return bad([&field, " is below the ", &floor, " s minimum lifetime"].concat());
     }
@@ -186,15 +182,11 @@ pub fn decode_grant(status: u16, body: &str, rules: &GrantRules<'_>) -> LoginRep
                     None | Some(Json::Null) => None,
                     Some(_) => match seconds_at(&doc, expires_field) {
                         Some(seconds) => Some(seconds),
-                        None => {
-                            return bad(
-                                ["`", &expires_field.join("."), "` must be a positive number of seconds"].concat()
-                            )
-                        }
+                        None => return bad(field_says(expires_field, "` must be a positive number of seconds")),
                     },
                 },
             }),
-            Some(_) => return bad(["`", &field.join("."), "` is not a usable refresh token"].concat()),
+            Some(_) => return bad(field_says(field, "` is not a usable refresh token")),
         },
     };
     let reply = match reply_fields.map(|fields| kept_reply::keep(&doc, fields)) {
