@@ -150,6 +150,7 @@ function createClient(options) {
       if (!entry || !pending.has(entry)) return;
       const client = wasmClient;
       if (client && entry.request !== undefined) {
+        warm = null; // a call into the core: the warm answer's contract ends here too
         try {
           client.abort(Date.now(), entry.request);
         } catch (error) {
