@@ -109,6 +109,15 @@ for (const profile of ['ios', 'android']) {
       assert.notEqual(rotated, state.token);
       assert.equal((await auth.request({ url: '/api/me' })).statusCode, 200, 'the rotated cookie is sent');
       assert.equal(headers[headers.length - 1].Cookie, `sid=${rotated}`);
+      // Downloads carry it too (WeChat sends no cookie of its own there).
+      const download = sim.wx.downloadFile;
+      sim.wx.downloadFile = (options) => {
+        headers.push(options.header);
+        return download.call(sim.wx, options);
+      };
+      const file = await auth.downloadFile({ url: '/api/download' });
+      assert.equal(file.statusCode, 200);
+      assert.equal(headers[headers.length - 1].Cookie, `sid=${rotated}`);
 
       const logins = sim.counts.login;
       await auth.request({ url: '/api/cookie/end', method: 'POST' });
@@ -135,10 +144,13 @@ for (const profile of ['ios', 'android']) {
       assert.equal((await next).statusCode, 200, 'the freed slot went to the next request');
       next.abort(); // settled: nothing happens
       await admin(world.url, '/admin/release', {});
-      // Aborted before the wasm answered at all: a fresh client's first call.
+      // Aborted before the wasm answered at all: a fresh client's first call; downloads too.
       const early = client().request({ url: '/api/me' });
       early.abort();
       assert.equal((await rejection(early)).code, 'ABORTED');
+      const download = auth.downloadFile({ url: '/api/download' });
+      download.abort();
+      assert.equal((await rejection(download)).code, 'ABORTED');
     });
 
     test('freshSessionKey: checkSession vouches for the session, or a forced wx.login renews it', async () => {
