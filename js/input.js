@@ -170,31 +170,32 @@ function readAccountLogin(options) {
   if (options === null || typeof options !== 'object') {
     throw invalid('login', "takes an options object such as { path: '/auth/password', data: { username, password } }");
   }
-  const copy = plainObject(options, '', 0, (value, path) => {
-    if (path !== 'data') return value;
-    const data = value !== null && typeof value === 'object' ? plainValue(value, 'data', 0, true) : null;
-    if (data === null || Array.isArray(data)) throw invalid('data', 'must be an object of JSON values, such as { username, password }');
-    return data;
-  });
+  const copy = plainObject(options, '', 0, (value, path) => (path === 'data' && value !== undefined ? objectJson(value, 'data', '{ username, password }', () => {}) : value));
   for (const key of keysOf(copy, '')) {
     if (key !== 'path' && key !== 'data') throw invalid(key, 'is not an option of login (known options: path, data)');
   }
   if (typeof copy.path !== 'string' || copy.path.length > MAX_URL_LENGTH) throw invalid('path', "must be a path such as '/auth/password'");
   if (copy.data === undefined) throw invalid('data', 'is required: the object posted to path, such as { username, password }');
-  const text = toJson(copy.data, 'data');
-  if (text.length > MAX_PAYLOAD_LENGTH) throw invalid('data', 'is larger than 4 KB as JSON');
-  return { path: copy.path, data: text };
+  return { path: copy.path, data: copy.data };
 }
 
 // The exchange's extra members, e.g. { phoneCode }: an object of JSON values with no `code`,
 // returned as JSON text. Its values are never put in a message.
 function readPayload(value) {
   if (value === null || value === undefined) return undefined;
-  const copy = typeof value === 'object' ? plainValue(value, 'payload', 0, true) : null;
-  if (copy === null || Array.isArray(copy)) throw invalid('payload', 'must be an object of JSON values, such as { phoneCode }');
-  if ('code' in copy) throw invalid('payload.code', "is reserved: the exchange sends wx.login's code under that name");
-  const text = toJson(copy, 'payload');
-  if (text.length > MAX_PAYLOAD_LENGTH) throw invalid('payload', 'is larger than 4 KB as JSON');
+  return objectJson(value, 'payload', '{ phoneCode }', (copy) => {
+    if ('code' in copy) throw invalid('payload.code', "is reserved: the exchange sends wx.login's code under that name");
+  });
+}
+
+// An object of JSON values (a payload, login()'s data) as JSON text of at most 4 KB; `check`
+// may refuse the copy. Its values are never put in a message.
+function objectJson(value, name, example, check) {
+  const copy = value !== null && typeof value === 'object' ? plainValue(value, name, 0, true) : null;
+  if (copy === null || Array.isArray(copy)) throw invalid(name, 'must be an object of JSON values, such as ' + example);
+  check(copy);
+  const text = toJson(copy, name);
+  if (text.length > MAX_PAYLOAD_LENGTH) throw invalid(name, 'is larger than 4 KB as JSON');
   return text;
 }
 
