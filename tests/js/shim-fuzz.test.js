@@ -1,7 +1,7 @@
 'use strict';
 // A property-based fuzz target for the shim: generated hostile values (throwing getters, Proxies
 // with throwing traps, frozen objects, inherited keys, `__proto__`, huge strings, wrong types,
-// cycles) thrown at every public method. Invariants: no method throws synchronously, every
+// cycles) thrown at every public method, some requests aborted. Invariants: no method throws synchronously, every
 // promise settles exactly once with a result or an MpSessionError, no rejection goes unhandled,
 // and afterwards the same client still logs in and sends. Seeded, so a failure names its case.
 const { describe, test, before, after } = require('node:test');
@@ -35,7 +35,8 @@ function generator(seed) {
   }
   function object(depth) {
     const o = {};
-    const keys = ['url', 'method', 'data', 'header', 'timeout', 'force', 'baseUrl', 'timeoutMs', 'expiredWhen', 'trustedOrigins', 'storageKey', 'platform', 'wasmPath', 'x'];
+    const keys = ['url', 'method', 'data', 'header', 'timeout', 'force', 'baseUrl', 'timeoutMs', 'expiredWhen', 'trustedOrigins', 'storageKey', 'platform', 'wasmPath', 'x',
+      'path', 'payload', 'freshSessionKey', 'refresh', 'silentLogin', 'cookie'];
     for (let i = Math.floor(next() * 4); i > 0; i--) {
       const key = pick(keys);
       const property = next() < 0.2 ? { get: boom } : { value: value(depth), writable: true };
@@ -56,7 +57,7 @@ for (const profile of ['ios', 'android']) {
       const unhandled = watchUnhandled();
       const { clock, createClient, MpSessionError } = launch(world, profile);
       const auth = createClient({ baseUrl: world.url, allowInsecureHttp: true, timeoutMs: 2000 });
-      const methods = ['ensureLogin', 'request', 'uploadFile', 'downloadFile'];
+      const methods = ['ensureLogin', 'request', 'uploadFile', 'downloadFile', 'login'];
       const outcomes = {};
       for (let seed = 1; seed <= CASES; seed++) {
         const gen = generator(seed);
@@ -64,6 +65,12 @@ for (const profile of ['ios', 'android']) {
         const input = gen.value();
         let promise;
         assert.doesNotThrow(() => { promise = auth[method](input); }, `seed ${seed}: ${method} threw`);
+        // Some requests are aborted at once, some a moment later, some after they settled.
+        if (typeof promise.abort === 'function' && gen.next() < 0.3) {
+          const abort = promise.abort;
+          if (gen.next() < 0.5) assert.doesNotThrow(() => abort(), `seed ${seed}: abort threw`);
+          else setImmediate(abort);
+        }
         let settledCount = 0;
         const counted = promise.then((v) => { settledCount++; return { v }; }, (e) => { settledCount++; return { e }; });
         const { value } = await settle(counted, clock, { stepMs: 500, maxSteps: 40 });
