@@ -17,6 +17,7 @@ export type MpSessionErrorCode =
   | 'LOGIN_REQUIRED'
   | 'ABORTED'
   | 'DISPOSED'
+  | 'HOST_UNSUPPORTED'
   | 'INTERNAL';
 
 export class MpSessionError extends Error {

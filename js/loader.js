@@ -13,12 +13,37 @@ const WASM_FILE = 'mp_session_bg.wasm.br';
 // and Vite plugins (mp-session/taro, mp-session/vite) emit the wasm in a framework's build output.
 const DEFAULT_WASM_PATH = '/miniprogram_npm/mp-session/' + WASM_FILE;
 
+// Mini-program hosts whose documents describe no WebAssembly on the main thread, by their global
+// object: createClient rejects HOST_UNSUPPORTED naming the host, not a crash deep in the loader.
+const HOSTS_WITHOUT_WASM = [
+  ['my', 'Alipay', 'MYWebAssembly exists only inside a Worker, and running the core in a Worker is not supported yet'],
+  ['qq', 'QQ', 'QQ documents no wasm API for mini-programs (QQWebAssembly is for mini-games only)'],
+  ['swan', 'Baidu', 'Baidu documents no wasm API for mini-programs'],
+  ['ks', 'Kuaishou', 'Kuaishou documents no wasm API for mini-programs'],
+  ['jd', 'JD', 'JD documents no wasm API for mini-programs'],
+];
+
+// A host without a wasm API: { code: 'HOST_UNSUPPORTED', … }, or null when it is not one we know.
+function unsupportedHost() {
+  const globals = { my: typeof my, qq: typeof qq, swan: typeof swan, ks: typeof ks, jd: typeof jd };
+  for (const [name, host, why] of HOSTS_WITHOUT_WASM) {
+    if (globals[name] !== 'undefined') {
+      return { code: 'HOST_UNSUPPORTED', message: 'mp-session cannot run on ' + host + ' (global `' + name + '`): ' + why, retryable: false };
+    }
+  }
+  return null;
+}
+
 function instantiateInMiniProgram(wasmPath, imports) {
-  if (typeof WXWebAssembly === 'undefined') {
+  // WeChat's WXWebAssembly, or Douyin's TTWebAssembly (the same call shape: a package path).
+  const api = typeof WXWebAssembly !== 'undefined' ? WXWebAssembly : typeof TTWebAssembly !== 'undefined' ? TTWebAssembly : null;
+  if (!api) {
+    const host = unsupportedHost();
+    if (host) return Promise.reject(host);
     return Promise.reject(new Error('WXWebAssembly is not available (it needs base library >= 2.13.0)'));
   }
   // The official typings say an Instance; real devices give { instance, module }: accept both.
-  return WXWebAssembly.instantiate(wasmPath, imports)
+  return api.instantiate(wasmPath, imports)
     .then((result) => (result && result.instance ? result.instance : result));
 }
 
@@ -84,6 +109,7 @@ function loadRuntime(wasmPath) {
       })
       .catch((error) => {
         if (loading === runtime.ready) loading = null;
+        if (error && error.code === 'HOST_UNSUPPORTED') throw error;
         const message = error && error.message ? error.message : String(error);
         throw {
           code: 'WASM_LOAD_FAILED',
