@@ -147,22 +147,19 @@ pub fn decode_grant(status: u16, body: &str, rules: &GrantRules<'_>) -> LoginRep
             None => return bad(["the login reply has no string field `", &token_field.join("."), "`"].concat()),
         },
     };
-    let expires_in_s = match cookie_lifetime {
-        Some(seconds) => seconds.min(f64::from(MAX_LIFETIME_S)),
-        None => match doc.get_path(expires_in_field) {
-            Some(Json::Number(n, _)) => *n,
-            Some(Json::String(s)) => parse_number(s.trim()).unwrap_or(f64::NAN),
-            _ => f64::NAN,
-        },
+    // A cookie's lifetime is positive (a non-positive one clears it); one beyond ten years is capped.
+    let lifetime = match cookie_lifetime {
+        Some(seconds) => Some(seconds.min(f64::from(MAX_LIFETIME_S))),
+        None => seconds_at(&doc, expires_in_field),
     };
     // A non-positive or absurd lifetime is a server bug, not a session; so is one too short to use.
-    if !(expires_in_s > 0.0 && expires_in_s <= f64::from(MAX_LIFETIME_S)) {
+    let Some(expires_in_s) = lifetime else {
         let mut reason = field_says(expires_in_field, "` must be a positive number of seconds");
         if rules.cookie.is_some() {
             reason.push_str(" (the session cookie has no Max-Age or Expires)");
         }
         return bad(reason);
-    }
+    };
     if expires_in_s < f64::from(MIN_LIFETIME_S) {
         let floor = decimal(MIN_LIFETIME_S.into());
         let field = if cookie_lifetime.is_some() {

@@ -23,31 +23,18 @@ impl Payload {
     /// [`MAX_PAYLOAD_BYTES`] whose members may be anything but `code`, which the exchange's own
     /// `wx.login` code fills.
     pub fn parse(text: &str) -> Result<Payload, SessionError> {
-        let invalid =
-            |option: &str, reason: &str| SessionError::ConfigInvalid { option: option.into(), reason: reason.into() };
-        if text.len() > MAX_PAYLOAD_BYTES {
-            return Err(invalid("payload", "is larger than 4 KB as JSON"));
+        let doc = object_of(text, "payload", "must be an object of JSON values, such as { phoneCode }")?;
+        if doc.get("code").is_some() {
+            return Err(invalid("payload.code", "is reserved: the exchange sends wx.login's code under that name"));
         }
-        match Json::parse(text) {
-            Ok(doc @ Json::Object(_)) if doc.get("code").is_some() => {
-                Err(invalid("payload.code", "is reserved: the exchange sends wx.login's code under that name"))
-            }
-            Ok(Json::Object(_)) => Ok(Payload(Rc::new(text.trim().to_string()))),
-            _ => Err(invalid("payload", "must be an object of JSON values, such as { phoneCode }")),
-        }
+        Ok(Payload(Rc::new(text.trim().to_string())))
     }
 
     /// `login({ data })`'s body: any object of at most [`MAX_PAYLOAD_BYTES`] (a `code` member is an
     /// SMS code here: no `wx.login` code goes with it).
     pub fn account_data(text: &str) -> Result<Payload, SessionError> {
-        let invalid = |reason: &str| SessionError::ConfigInvalid { option: "data".into(), reason: reason.into() };
-        if text.len() > MAX_PAYLOAD_BYTES {
-            return Err(invalid("is larger than 4 KB as JSON"));
-        }
-        match Json::parse(text) {
-            Ok(Json::Object(_)) => Ok(Payload(Rc::new(text.trim().to_string()))),
-            _ => Err(invalid("must be an object of JSON values, such as { username, password }")),
-        }
+        object_of(text, "data", "must be an object of JSON values, such as { username, password }")?;
+        Ok(Payload(Rc::new(text.trim().to_string())))
     }
 
     /// The JSON text, as the page's copy gave it.
@@ -58,6 +45,22 @@ impl Payload {
     /// The members that follow `code` in the exchange's body: the text between the braces.
     pub(crate) fn members(&self) -> &str {
         self.0.get(1..self.0.len().saturating_sub(1)).unwrap_or_default().trim()
+    }
+}
+
+fn invalid(option: &str, reason: &str) -> SessionError {
+    SessionError::ConfigInvalid { option: option.into(), reason: reason.into() }
+}
+
+/// `text` parsed, when it is a JSON object of at most [`MAX_PAYLOAD_BYTES`]; else `CONFIG_INVALID`
+/// for `option`, saying `not_object` when it is no object.
+fn object_of(text: &str, option: &str, not_object: &str) -> Result<Json, SessionError> {
+    if text.len() > MAX_PAYLOAD_BYTES {
+        return Err(invalid(option, "is larger than 4 KB as JSON"));
+    }
+    match Json::parse(text) {
+        Ok(doc @ Json::Object(_)) => Ok(doc),
+        _ => Err(invalid(option, not_object)),
     }
 }
 

@@ -3,7 +3,7 @@
 
 mod options;
 
-use crate::core::codec::json::decimal;
+use crate::core::codec::json::{decimal, Json};
 use crate::core::error::SessionError;
 
 /// Options as the page gave them; `None` means "use the default". [`ConfigInput::from_json`] fills
@@ -47,6 +47,15 @@ pub enum BodyValue {
 }
 
 impl BodyValue {
+    /// A number or string JSON value as a body code; `None` for anything else.
+    pub(crate) fn of(value: &Json) -> Option<BodyValue> {
+        match value {
+            Json::Number(n, _) => Some(BodyValue::Number(*n)),
+            Json::String(t) => Some(BodyValue::Text(t.clone())),
+            _ => None,
+        }
+    }
+
     /// Equal as written, or as numbers when one side is a numeric string (`"40101"` matches 40101).
     pub fn matches(&self, other: &BodyValue) -> bool {
         let number = |v: &BodyValue| match v {
@@ -120,6 +129,13 @@ pub struct RequestPolicy {
     /// `cookie`: the name of the cookie that is the session (cookie mode). Sends then carry
     /// `Cookie: <name>=<token>` instead of `tokenHeader`.
     pub cookie: Option<String>,
+}
+
+impl RequestPolicy {
+    /// Whether `code`, found at `expiredWhen.bodyField`, is one of `expiredWhen.bodyValues`.
+    pub(crate) fn body_code_expired(&self, code: &BodyValue) -> bool {
+        self.expired_body_values.iter().any(|v| v.matches(code))
+    }
 }
 
 /// How often and how patiently a login is retried after a server failure (HTTP 5xx, errcode -1).

@@ -133,7 +133,7 @@ const EXPIRED_WHEN: &[Row] = &[
     Row {
         name: "bodyValues",
         expected: "must be an array of numbers or strings",
-        kind: Kind::Value(|c, v| list(v, scalar).map(|l| c.expired_body_values = Some(l))),
+        kind: Kind::Value(|c, v| list(v, BodyValue::of).map(|l| c.expired_body_values = Some(l))),
     },
 ];
 
@@ -150,10 +150,6 @@ fn flag(value: &Json) -> Option<bool> {
         Json::Bool(b) => Some(*b),
         _ => None,
     }
-}
-
-fn scalar(value: &Json) -> Option<BodyValue> {
-    number(value).map(BodyValue::Number).or_else(|| text(value).map(BodyValue::Text))
 }
 
 fn list<T>(value: &Json, item: fn(&Json) -> Option<T>) -> Option<Vec<T>> {

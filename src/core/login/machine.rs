@@ -623,12 +623,18 @@ impl Core {
         self.fail_login(now, SessionError::LoginRequired);
     }
 
-    /// A transient failure of attempt `attempt`: another after a pause, or `error` when none is left.
-    fn retry_later(&mut self, now: Millis, error: SessionError) {
-        let attempt = match self.flight {
+    /// The current login attempt's number (1 when none is running).
+    fn attempt(&self) -> u32 {
+        match self.flight {
             Flight::LoggingIn { attempt } => attempt,
             _ => 1,
-        };
+        }
+    }
+
+    /// A transient failure of the current attempt: another after a pause, or `error` when none is
+    /// left.
+    fn retry_later(&mut self, now: Millis, error: SessionError) {
+        let attempt = self.attempt();
         if attempt >= self.config.retry.max_attempts {
             return self.fail_login(now, error);
         }
@@ -775,16 +781,13 @@ impl Core {
             refresh: config.refresh.as_ref().map(|r| (&r.token_field[..], &r.expires_in_field[..])),
             cookie: cookie_name.map(|name| (name, set.as_ref())),
         };
-        let attempt = match self.flight {
-            Flight::LoggingIn { attempt } => attempt,
-            _ => 1,
-        };
         match decode_grant(reply.status, &reply.body, &rules) {
             LoginReply::Granted { token, expires_in_s, reply, refresh } => {
                 self.establish(now, token, expires_in_s, reply, refresh)
             }
             LoginReply::Transient { status, errcode, errmsg } => {
-                self.retry_later(now, SessionError::ServerError { status, errcode, errmsg, attempts: attempt })
+                let attempts = self.attempt();
+                self.retry_later(now, SessionError::ServerError { status, errcode, errmsg, attempts })
             }
             LoginReply::Failed(error) => {
                 // A refresh answered with a broken reply may have spent the token (rotation).
@@ -970,10 +973,6 @@ impl Core {
 fn body_says_expired(config: &Config, reply: &HttpReply) -> bool {
     let policy = &config.requests;
     let Some(field) = policy.expired_body_field.as_deref() else { return false };
-    let found = Json::parse(&reply.body).ok().and_then(|doc| match doc.get_path(field) {
-        Some(Json::Number(n, _)) => Some(BodyValue::Number(*n)),
-        Some(Json::String(t)) => Some(BodyValue::Text(t.clone())),
-        _ => None,
-    });
-    found.is_some_and(|code| policy.expired_body_values.iter().any(|v| v.matches(&code)))
+    let code = Json::parse(&reply.body).ok().and_then(|doc| BodyValue::of(doc.get_path(field)?));
+    code.is_some_and(|code| policy.body_code_expired(&code))
 }

@@ -341,7 +341,7 @@ impl Requests {
 impl RequestPolicy {
     fn is_expired(&self, response: &ResponseSummary) -> bool {
         self.expired_statuses.contains(&response.status)
-            || response.body_code.as_ref().is_some_and(|code| self.expired_body_values.iter().any(|v| v.matches(code)))
+            || response.body_code.as_ref().is_some_and(|code| self.body_code_expired(code))
     }
 }
 
