@@ -94,18 +94,26 @@ fn outcome_for(effect: &Effect, kind: u8, now: Millis) -> Outcome {
     }
 }
 
+/// A refresh token the core took, and the newest effect emitted before it did: exchanges emitted
+/// after a newer grant must not carry it (one already on the wire when it was replaced may).
+struct Grant {
+    refresh: String,
+    emitted_before: OpId,
+}
+
 /// Answers `effect` as `outcome_for` does, but a refresh or account exchange granted with `kind` 3
 /// carries a new refresh token, recorded when the core takes the grant.
-fn answer(h: &mut Harness, op: OpId, effect: &Effect, kind: u8, granted_refresh: &mut Vec<String>) {
+fn answer(h: &mut Harness, op: OpId, effect: &Effect, kind: u8, grants: &mut Vec<Grant>) {
     if !matches!(effect, Effect::PostCode { .. } | Effect::PostCredentials { .. }) || kind != 3 {
         return h.answer(op, outcome_for(effect, kind, h.now));
     }
     let refresh = format!("rt-{}", op.0);
     let body = format!(r#"{{"token":"fresh","expiresIn":600,"refreshToken":"{refresh}"}}"#);
     let logins_before = h.events.iter().filter(|e| matches!(e, SessionEvent::LoggedIn { .. })).count();
+    let emitted_before = h.newest_op;
     h.answer(op, Outcome::Reply(Ok(HttpReply { status: 200, body, cookies: None })));
     if h.events.iter().filter(|e| matches!(e, SessionEvent::LoggedIn { .. })).count() > logins_before {
-        granted_refresh.push(refresh);
+        grants.push(Grant { refresh, emitted_before });
     }
 }
 
@@ -113,16 +121,16 @@ fn answer(h: &mut Harness, op: OpId, effect: &Effect, kind: u8, granted_refresh:
 /// to a login the page asked for (a forced, payload or fresh-key call, and its retries).
 fn check_refresh_and_silence(
     h: &Harness,
-    granted_refresh: &[String],
+    grants: &[Grant],
     backend: Backend,
     explicit_logins: usize,
 ) -> Result<(), TestCaseError> {
-    let replaced = granted_refresh.len().saturating_sub(1);
     for (op, effect) in &h.effects {
-        if let Effect::PostCredentials { body, .. } = effect {
-            for old in granted_refresh.get(..replaced).unwrap_or_default() {
-                prop_assert!(!body.expose().contains(&format!("\"{old}\"")), "{op:?} sent the replaced {old}");
-            }
+        let Effect::PostCredentials { body, .. } = effect else { continue };
+        for (old, newer) in grants.iter().zip(grants.iter().skip(1)) {
+            let replaced_before_sent = *op > newer.emitted_before;
+            let carries_old = body.expose().contains(&format!("\"{}\"", old.refresh));
+            prop_assert!(!(replaced_before_sent && carries_old), "{op:?} sent the replaced {}", old.refresh);
         }
     }
     if !backend.silent {
@@ -208,9 +216,9 @@ fn run(steps: Vec<Step>, check_session: bool, backend: Backend) -> Result<(), Te
         silent_login: Some(backend.silent),
         ..config()
     });
-    // Refresh tokens granted (and taken: the core settled on them), in order; all but the newest
-    // were replaced and must never be sent again.
-    let mut granted_refresh: Vec<String> = Vec::new();
+    // Refresh tokens granted (and taken: the core settled on them), in order; each was replaced by
+    // the next and must not be sent after that.
+    let mut grants: Vec<Grant> = Vec::new();
     let mut explicit_logins = 0;
     let mut watch = Watch {
         live_exchanges: vec![],
@@ -278,14 +286,14 @@ fn run(steps: Vec<Step>, check_session: bool, backend: Backend) -> Result<(), Te
                 if !h.effects.is_empty() {
                     let (op, effect) = h.effects.remove(index % h.effects.len());
                     watch.answered(op);
-                    answer(&mut h, op, &effect, kind, &mut granted_refresh);
+                    answer(&mut h, op, &effect, kind, &mut grants);
                 }
             }
             Step::Advance { ms } => h.advance(ms),
         }
         drop_aborted(&mut h);
         watch.check(&h)?;
-        check_refresh_and_silence(&h, &granted_refresh, backend, explicit_logins)?;
+        check_refresh_and_silence(&h, &grants, backend, explicit_logins)?;
         if h.events.len() != events_before {
             cached = None;
         }
@@ -302,7 +310,7 @@ fn run(steps: Vec<Step>, check_session: bool, backend: Backend) -> Result<(), Te
         if !h.effects.is_empty() {
             let (op, effect) = h.effects.remove(0);
             watch.answered(op);
-            answer(&mut h, op, &effect, 3, &mut granted_refresh);
+            answer(&mut h, op, &effect, 3, &mut grants);
         } else if let Some(deadline) = h.core.poll_timeout() {
             h.advance(deadline.saturating_sub(h.now));
         } else {
@@ -319,7 +327,7 @@ fn run(steps: Vec<Step>, check_session: bool, backend: Backend) -> Result<(), Te
             prop_assert!(own, "{w:?} got {:?} without an exchange carrying its payload", view.generation);
         }
     }
-    check_refresh_and_silence(&h, &granted_refresh, backend, explicit_logins)?;
+    check_refresh_and_silence(&h, &grants, backend, explicit_logins)?;
     prop_assert!(h.writes.iter().all(|v| !v.contains("PAYLOAD")), "a payload reached storage");
     for r in &requests {
         prop_assert!(h.responded.contains_key(r), "request {r:?} never settled");

@@ -28,6 +28,8 @@ pub struct Harness {
     pub bodies: Vec<String>,
     /// Every value written to storage, in order.
     pub writes: Vec<String>,
+    /// The newest effect the core has emitted.
+    pub newest_op: OpId,
 }
 
 impl Harness {
@@ -46,6 +48,7 @@ impl Harness {
             exchanges: 0,
             bodies: vec![],
             writes: vec![],
+            newest_op: OpId(0),
         }
     }
 
@@ -53,6 +56,7 @@ impl Harness {
         while let Some(out) = self.core.poll_output() {
             match out {
                 Output::Effect { op, effect } => {
+                    self.newest_op = self.newest_op.max(op);
                     match &effect {
                         Effect::RequestCode { .. } => self.logins += 1,
                         Effect::PostCode { code, payload, .. } => {
