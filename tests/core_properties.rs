@@ -152,6 +152,7 @@ fn drop_aborted(h: &mut Harness) {
 struct Watch {
     /// Exchanges the core still waits on: emitted, not answered, not timed out, not cancelled.
     live_exchanges: Vec<(OpId, Millis)>,
+    /// The harness's newest effect at the last check: exchanges above it are new.
     newest_op: OpId,
     settled: usize,
     codes: usize,
@@ -173,7 +174,7 @@ impl Watch {
                 self.live_exchanges.push((*op, now + self.timeout_ms));
             }
         }
-        self.newest_op = h.effects.iter().map(|(op, _)| *op).max().unwrap_or(self.newest_op).max(self.newest_op);
+        self.newest_op = h.newest_op;
         prop_assert!(self.live_exchanges.len() <= 1, "{} exchanges in flight", self.live_exchanges.len());
         let sends = h.effects.iter().filter(|(_, e)| matches!(e, Effect::Send { .. })).count();
         prop_assert!(sends <= h.core.config().requests.max_concurrent as usize, "{sends} sends in flight");
