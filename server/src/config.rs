@@ -1,0 +1,96 @@
+//! Configuration: every setting is a flag and an environment variable (flags win).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+pub const WECHAT_API: &str = "https://api.weixin.qq.com";
+
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "mp-session-server",
+    version,
+    args_override_self = true,
+    about = "The server half of mp-session: WeChat login, JWT access tokens, rotated refresh tokens"
+)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Directory for the SQLite database and the generated keys.
+    #[arg(long, env = "MP_SESSION_DATA_DIR", default_value = "mp-session-data")]
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://…`; default: SQLite in the data directory.
+    #[arg(long = "database", env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// The mini-program's appid.
+    #[arg(long, env = "WECHAT_APPID")]
+    pub wechat_appid: Option<String>,
+    /// The mini-program's secret.
+    #[arg(long, env = "WECHAT_SECRET", hide_env_values = true)]
+    pub wechat_secret: Option<String>,
+    /// WeChat's API base; tests and the demo point it at the mock WeChat.
+    #[arg(long, env = "WECHAT_API_BASE", default_value = WECHAT_API)]
+    pub wechat_api_base: String,
+    /// Bearer token of the /admin/ routes; without it they answer 403.
+    #[arg(long, env = "MP_SESSION_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Access-token (JWT) lifetime, seconds.
+    #[arg(long, env = "ACCESS_TOKEN_TTL", default_value_t = 7200)]
+    pub access_ttl: i64,
+    /// Refresh-token lifetime, seconds (a session ends this long after its last refresh).
+    #[arg(long, env = "REFRESH_TOKEN_TTL", default_value_t = 30 * 24 * 3600)]
+    pub refresh_ttl: i64,
+    /// Logins per minute per client address on /auth/* (0: no limit).
+    #[arg(long, env = "AUTH_RATE_PER_ADDRESS", default_value_t = 120)]
+    pub auth_rate_per_address: u32,
+    /// Logins per minute per openid (0: no limit).
+    #[arg(long, env = "AUTH_RATE_PER_OPENID", default_value_t = 20)]
+    pub auth_rate_per_openid: u32,
+    /// Take the client address from X-Forwarded-For (behind your own HTTPS proxy only).
+    #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false)]
+    pub trust_forwarded_for: bool,
+    /// Database connections per process.
+    #[arg(long, env = "DATABASE_CONNECTIONS", default_value_t = 8)]
+    pub database_connections: u32,
+}
+
+impl Config {
+    /// The database URL: the configured one, or SQLite in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("mp-session.db").display()),
+        }
+    }
+
+    /// The checks that need no IO: a clear message for each mistake.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.wechat_appid.as_deref().unwrap_or("").is_empty()
+            || self.wechat_secret.as_deref().unwrap_or("").is_empty()
+        {
+            return Err("WECHAT_APPID and WECHAT_SECRET are required (the mini-program's appid and secret; the mock WeChat takes wx-mock-appid / mock-secret)".into());
+        }
+        let base = self.wechat_api_base.trim_end_matches('/');
+        let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"].iter().any(|local| {
+            base == *local || base.starts_with(&format!("{local}:")) || base.starts_with(&format!("{local}/"))
+        });
+        if !base.starts_with("https://") && !loopback {
+            return Err(format!(
+                "WECHAT_API_BASE must be https:// (http:// only on 127.0.0.1, for the mock WeChat): {base}"
+            ));
+        }
+        if self.access_ttl < 60 || self.refresh_ttl < self.access_ttl {
+            return Err("ACCESS_TOKEN_TTL must be at least 60 s and REFRESH_TOKEN_TTL at least ACCESS_TOKEN_TTL".into());
+        }
+        let url = self.database_url();
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err("DATABASE_URL must be sqlite://PATH or postgres://…".into());
+        }
+        if self.database_connections == 0 {
+            return Err("DATABASE_CONNECTIONS must be at least 1".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,100 @@
+//! mp-session-server: the server half of mp-session. `routes/` answers HTTP, `wechat` is the one
+//! client of WeChat's API, `store/` is the SQL, `tokens` the JWTs, `keys` the server's secrets.
+
+pub mod config;
+pub mod error;
+pub mod keys;
+pub mod limits;
+pub mod routes;
+pub mod store;
+pub mod tokens;
+pub mod wechat;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::config::Config;
+use crate::error::StartError;
+use crate::keys::Keys;
+use crate::limits::Limits;
+use crate::store::Store;
+use crate::tokens::Signer;
+use crate::wechat::WeChat;
+
+/// The server's clock in Unix seconds: the system's, or a hand-moved one in tests.
+#[derive(Clone)]
+pub enum Clock {
+    System,
+    Manual(Arc<AtomicI64>),
+}
+
+impl Clock {
+    pub fn now(&self) -> i64 {
+        match self {
+            Clock::System => SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0),
+            Clock::Manual(seconds) => seconds.load(Ordering::SeqCst),
+        }
+    }
+}
+
+/// Everything a route needs, shared by all of them.
+pub struct App {
+    pub config: Config,
+    pub store: Store,
+    pub keys: Keys,
+    pub signer: Signer,
+    pub wechat: WeChat,
+    pub clock: Clock,
+    pub limits: Limits,
+    admin_token_hash: Option<String>,
+}
+
+impl App {
+    /// Checks the configuration, creates the data directory, opens (and migrates) the database
+    /// and loads or creates the keys. Every failure says what to fix.
+    pub async fn start(config: Config, clock: Clock) -> Result<Arc<App>, StartError> {
+        config.validate().map_err(StartError)?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|error| {
+            StartError::new(format!("cannot create the data directory {}: {error}", config.data_dir.display()))
+        })?;
+        let keys = Keys::load(
+            &config.data_dir,
+            std::env::var("MP_SESSION_SIGNING_KEY").ok(),
+            std::env::var("MP_SESSION_DATA_KEY").ok(),
+        )?;
+        let store = Store::connect(&config.database_url(), config.database_connections).await?;
+        let owner = format!(
+            "{}-{}",
+            std::process::id(),
+            keys.random_hex(6).map_err(|_| StartError::new("no system randomness"))?
+        );
+        let appid = config.wechat_appid.clone().unwrap_or_default();
+        let secret = config.wechat_secret.clone().unwrap_or_default();
+        let wechat = WeChat::new(&config.wechat_api_base, &appid, &secret, owner)
+            .map_err(|error| StartError::new(format!("cannot build the HTTPS client: {error}")))?;
+        let signer = Signer::new(&keys);
+        let limits = Limits::new(config.auth_rate_per_address, config.auth_rate_per_openid);
+        let admin_token_hash = config.admin_token.as_deref().filter(|t| !t.is_empty()).map(keys::sha256_hex);
+        Ok(Arc::new(App { config, store, keys, signer, wechat, clock, limits, admin_token_hash }))
+    }
+
+    pub fn is_admin(&self, presented: &str) -> bool {
+        self.admin_token_hash.as_deref().is_some_and(|hash| hash == keys::sha256_hex(presented))
+    }
+}
+
+/// Serves until `shutdown` resolves, then lets requests in flight finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let router = routes::router(app.clone());
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    app.store.close().await;
+    Ok(())
+}
