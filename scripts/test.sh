@@ -8,9 +8,18 @@ echo "== format and lints"
 cargo fmt --check
 cargo clippy --quiet --all-targets -- -D warnings
 cargo clippy --quiet --all-targets --target wasm32-unknown-unknown -- -D warnings
+cargo clippy --quiet -p mp-session-server --all-targets -- -D warnings
 
 echo "== core: cargo test (native)"
 cargo test --quiet
+
+# The server's rules, the scale-out check (three processes on one database, one killed with
+# SIGKILL) and the restart check: first on SQLite in temp directories, then the same suites on a
+# throwaway PostgreSQL cluster (installed from Debian's packages when missing).
+echo "== server: cargo test on SQLite"
+cargo test --quiet -p mp-session-server
+echo "== server: the same suites on PostgreSQL"
+bash scripts/with-postgres.sh cargo test --quiet -p mp-session-server
 
 echo "== driver: wasm-bindgen-test under Node"
 cargo test --target wasm32-unknown-unknown

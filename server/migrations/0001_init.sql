@@ -25,12 +25,15 @@ CREATE TABLE wechat_identities (
 CREATE INDEX wechat_identities_unionid ON wechat_identities (unionid);
 CREATE INDEX wechat_identities_user ON wechat_identities (user_id);
 
--- A session is one login and its refresh family; access tokens name it in their `sid` claim.
+-- A session is one login and its refresh family; access tokens name it in their `sid` claim
+-- and carry its access_generation in `gen`: raising it retires the access tokens issued so far
+-- (the client refreshes) without ending the session.
 CREATE TABLE sessions (
   id TEXT PRIMARY KEY,
   user_id TEXT NOT NULL REFERENCES users (id),
   created_at BIGINT NOT NULL,
   expires_at BIGINT NOT NULL,
+  access_generation BIGINT NOT NULL DEFAULT 0,
   revoked_at BIGINT,
   revoked_reason TEXT
 );

@@ -6,7 +6,7 @@ use mp_session_server::{serve, App, Clock};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt().with_target(false).init();
+    tracing_subscriber::fmt().with_target(false).with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())).init();
     let config = Config::parse();
     let listen = config.listen;
     let app = match App::start(config, Clock::System).await {
@@ -23,7 +23,9 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    tracing::info!(%listen, database = app.store.kind, "listening");
+    // The bound address, not the configured one: with --listen 127.0.0.1:0 this is the port.
+    let bound = listener.local_addr().map_or_else(|_| listen.to_string(), |addr| addr.to_string());
+    tracing::info!(listen = %bound, database = app.store.kind, "listening");
     match serve(listener, app, shutdown_signal()).await {
         Ok(()) => {
             tracing::info!("stopped: requests in flight finished");

@@ -17,6 +17,9 @@ pub struct Claims {
     pub sub: String,
     /// The session (refresh family) this token belongs to.
     pub sid: String,
+    /// The session's access generation when this token was issued.
+    #[serde(default)]
+    pub gen: i64,
     pub iat: i64,
     pub exp: i64,
 }
@@ -43,13 +46,20 @@ impl Signer {
         &self,
         user_id: &str,
         session_id: &str,
+        generation: i64,
         now: i64,
         lifetime: i64,
     ) -> Result<String, jsonwebtoken::errors::Error> {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.clone());
-        let claims =
-            Claims { iss: ISSUER.into(), sub: user_id.into(), sid: session_id.into(), iat: now, exp: now + lifetime };
+        let claims = Claims {
+            iss: ISSUER.into(),
+            sub: user_id.into(),
+            sid: session_id.into(),
+            gen: generation,
+            iat: now,
+            exp: now + lifetime,
+        };
         jsonwebtoken::encode(&header, &claims, &self.encoding)
     }
 

@@ -301,6 +301,46 @@ async fn admin_revocation_ends_every_session_of_a_user() {
 }
 
 #[tokio::test]
+async fn expire_access_retires_access_tokens_and_the_refresh_renews_them() {
+    let w = world(&[]).await;
+    let (_, login) = w.server.login(&w.wechat.mock.code("o-mo")).await;
+    let user = login["user"]["id"].as_str().unwrap();
+    let (status, body) = w.server.call("POST", &format!("/admin/users/{user}/expire-access"), Some(ADMIN), None).await;
+    assert_eq!((status, body["sessions"].as_i64()), (200, Some(1)));
+    assert_eq!(w.server.call("GET", "/api/me", Some(&token(&login)), None).await.0, 401);
+    let (status, rotated) =
+        w.server.call("POST", "/auth/refresh", None, Some(json!({ "refreshToken": login["refreshToken"] }))).await;
+    assert_eq!(status, 200, "the session lives on");
+    assert_eq!(w.server.call("GET", "/api/me", Some(&token(&rotated)), None).await.0, 200);
+    assert_eq!(w.server.call("POST", &format!("/admin/users/{user}/expire-access"), None, None).await.0, 403);
+}
+
+#[tokio::test]
+async fn the_server_refuses_to_start_on_bad_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}?mode=rwc", dir.path().join("db").display());
+    let refusal = |config| async move {
+        match mp_session_server::App::start(config, mp_session_server::Clock::System).await {
+            Ok(_) => panic!("started"),
+            Err(error) => error.to_string(),
+        }
+    };
+    let mut no_appid = config(dir.path(), &database, "https://api.weixin.qq.com", &[]);
+    no_appid.wechat_appid = None;
+    assert!(refusal(no_appid).await.contains("WECHAT_APPID"));
+    let plain_http = config(dir.path(), &database, "http://wechat.example.com", &[]);
+    assert!(refusal(plain_http).await.contains("https://"));
+    let unreachable = config(dir.path(), "postgres://nobody@127.0.0.1:1/none", "https://api.weixin.qq.com", &[]);
+    assert!(refusal(unreachable).await.contains("cannot open the database"));
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let unwritable = config(&file.join("data"), &database, "https://api.weixin.qq.com", &[]);
+    assert!(refusal(unwritable).await.contains("cannot create the data directory"));
+    let short = config(dir.path(), &database, "https://api.weixin.qq.com", &["--access-ttl=10"]);
+    assert!(refusal(short).await.contains("ACCESS_TOKEN_TTL"));
+}
+
+#[tokio::test]
 async fn cookie_login_sets_the_sid_cookie_that_protected_routes_accept() {
     let w = world(&[]).await;
     let response = w

@@ -94,6 +94,18 @@ pub async fn revoke_user(
     Ok(Json(json!({ "revoked": revoked })))
 }
 
+/// `POST /admin/users/{id}/expire-access`: retires the user's access tokens, not the sessions:
+/// clients refresh (no wx.login), e.g. after the user's permissions changed.
+pub async fn expire_access(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let sessions = app.store.expire_access(&id).await?;
+    tracing::info!(user = %id, sessions, "admin: access tokens retired, refresh tokens kept");
+    Ok(Json(json!({ "sessions": sessions })))
+}
+
 /// `GET /admin/stats`: counts, for operators and the scale-out check.
 pub async fn stats(_: Admin, State(app): State<Arc<App>>) -> Result<Json<Value>, ApiError> {
     let stats = app.store.stats().await?;

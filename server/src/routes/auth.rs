@@ -63,7 +63,7 @@ async fn new_session(app: &App, user_id: &str) -> Result<Grant, ApiError> {
     app.store.create_session(&session_id, user_id, &sha256_hex(&refresh_token), now, app.config.refresh_ttl).await?;
     let token = app
         .signer
-        .issue(user_id, &session_id, now, app.config.access_ttl)
+        .issue(user_id, &session_id, 0, now, app.config.access_ttl)
         .map_err(|error| ApiError::internal("jwt", error))?;
     Ok(Grant { token, refresh_token })
 }
@@ -155,10 +155,10 @@ pub async fn refresh(
         .spend_refresh(&sha256_hex(&body.refresh_token), &sha256_hex(&next), now, app.config.refresh_ttl)
         .await?
     {
-        Spent::Rotated { user_id, session_id } => {
+        Spent::Rotated { user_id, session_id, generation } => {
             let token = app
                 .signer
-                .issue(&user_id, &session_id, now, app.config.access_ttl)
+                .issue(&user_id, &session_id, generation, now, app.config.access_ttl)
                 .map_err(|error| ApiError::internal("jwt", error))?;
             tracing::info!(user = %user_id, session = %fingerprint(&session_id), "refresh: rotated (no wx.login)");
             Ok(Json(Grant { token, refresh_token: next }.reply(&app)))

@@ -39,6 +39,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/files/avatars/{name}", get(profile::avatar_file))
         .route("/admin/accounts", post(admin::create_account))
         .route("/admin/users/{id}/revoke", post(admin::revoke_user))
+        .route("/admin/users/{id}/expire-access", post(admin::expire_access))
         .route("/admin/stats", get(admin::stats))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/healthz", get(healthz))
@@ -125,8 +126,9 @@ pub fn mask_phone(number: &str) -> String {
 }
 
 /// The caller's live session, from `Authorization: Bearer` or the `sid` cookie. The JWT is
-/// checked here, and the session row too: on this server's own routes a logout or a revocation
-/// takes effect at once (services that only verify the JWT see it at the token's expiry).
+/// checked here, and the session row too: on this server's own routes a logout, a revocation or
+/// an expire-access takes effect at once (services that only verify the JWT see it at the
+/// token's expiry).
 pub struct Authed {
     pub user_id: String,
     pub session_id: String,
@@ -149,7 +151,7 @@ impl FromRequestParts<Arc<App>> for Authed {
             .ok_or_else(ApiError::no_session)?;
         let now = app.clock.now();
         let claims = app.signer.verify(&token, now).ok_or_else(ApiError::no_session)?;
-        if !app.store.session_live(&claims.sid, now).await? {
+        if app.store.live_session(&claims.sid, now).await? != Some(claims.gen) {
             return Err(ApiError::no_session());
         }
         Ok(Authed { user_id: claims.sub, session_id: claims.sid, expires_at: claims.exp })

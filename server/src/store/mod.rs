@@ -62,7 +62,7 @@ pub struct User {
 /// What presenting a refresh token did.
 pub enum Spent {
     /// It was live: it is now used, and `new_hash` is the session's live one.
-    Rotated { user_id: String, session_id: String },
+    Rotated { user_id: String, session_id: String, generation: i64 },
     /// It had been used before: the whole session is now revoked.
     Reused,
     /// Unknown, expired, or its session ended.
@@ -335,7 +335,7 @@ impl Store {
         .bind(hash)
         .execute(&mut *tx)
         .await?;
-        let row = sqlx::query("SELECT r.session_id, r.used_at, s.user_id, s.revoked_at FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id WHERE r.token_hash = $1")
+        let row = sqlx::query("SELECT r.session_id, r.used_at, s.user_id, s.revoked_at, s.access_generation FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id WHERE r.token_hash = $1")
             .bind(hash)
             .fetch_optional(&mut *tx)
             .await?;
@@ -346,6 +346,7 @@ impl Store {
         let session_id: String = row.try_get("session_id")?;
         let user_id: String = row.try_get("user_id")?;
         let revoked: Option<i64> = row.try_get("revoked_at")?;
+        let generation: i64 = row.try_get("access_generation")?;
         if spent.rows_affected() == 0 {
             let used: Option<i64> = row.try_get("used_at")?;
             if used.is_some() && revoked.is_none() {
@@ -375,18 +376,31 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(Spent::Rotated { user_id, session_id })
+        Ok(Spent::Rotated { user_id, session_id, generation })
     }
 
-    /// Whether a session is neither revoked nor past its end.
-    pub async fn session_live(&self, session_id: &str, now: i64) -> Result<bool, sqlx::Error> {
-        let row =
-            sqlx::query("SELECT 1 AS live FROM sessions WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2")
-                .bind(session_id)
-                .bind(now)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.is_some())
+    /// The access generation of a session that is neither revoked nor past its end.
+    pub async fn live_session(&self, session_id: &str, now: i64) -> Result<Option<i64>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT access_generation FROM sessions WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2",
+        )
+        .bind(session_id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| row.try_get("access_generation")).transpose()
+    }
+
+    /// Retires the access tokens of a user's live sessions: the next call with one answers 401,
+    /// and the client's refresh gets a new one. Returns how many sessions.
+    pub async fn expire_access(&self, user_id: &str) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE sessions SET access_generation = access_generation + 1 WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     pub async fn revoke_session(&self, session_id: &str, reason: &str, now: i64) -> Result<bool, sqlx::Error> {
