@@ -43,7 +43,7 @@ class MockWeChat {
     this.blocked = new Set();
     this.forced = []; // errcodes for jscode2session to answer next, in order
     this.forcedPhone = []; // errcodes for getuserphonenumber to answer next, in order
-    this.stats = { tokenCalls: 0, stableTokenCalls: 0, tokensIssued: 0, phoneNumberCalls: 0, phoneNumbersGiven: 0 };
+    this.stats = { code2SessionCalls: 0, sessionsGiven: 0, tokenCalls: 0, stableTokenCalls: 0, tokensIssued: 0, phoneNumberCalls: 0, phoneNumbersGiven: 0 };
   }
 
   // What wx.login would give the device of user `openid`.
@@ -62,6 +62,7 @@ class MockWeChat {
 
   // Answers like GET https://api.weixin.qq.com/sns/jscode2session.
   code2Session({ appid, secret, js_code: code, grant_type: grantType }) {
+    this.stats.code2SessionCalls++;
     if (this.forced.length) {
       const errcode = this.forced.shift();
       return { errcode, errmsg: MockWeChat.messages[errcode] || 'injected error' };
@@ -78,6 +79,7 @@ class MockWeChat {
     if (recent.length >= RATE_LIMIT_PER_MINUTE) return { errcode: 45011, errmsg: 'api minute-quota reach limit' };
     recent.push(this.now());
     this.exchanges.set(entry.openid, recent);
+    this.stats.sessionsGiven++;
     return {
       openid: entry.openid,
       session_key: crypto.randomBytes(16).toString('base64'),
@@ -196,8 +198,89 @@ MockWeChat.messages = {
   40013: 'invalid appid',
 };
 
+// The mock over HTTP, as the server under test reaches WeChat (WECHAT_API_BASE), plus what the
+// simulator's wx.login and getPhoneNumber ask it for, and the switches tests use:
+//   /sns/jscode2session, /cgi-bin/token, /cgi-bin/stable_token, /wxa/business/getuserphonenumber:
+//        WeChat's API, answered as WeChat does (HTTP 200 with errcodes)
+//   GET  /mock-wechat/login?openid= → { code }        what wx.login gives that user
+//   GET  /mock-wechat/phone-code?openid= → { code }   what getPhoneNumber gives
+//   POST /mock-wechat/errors { api: 'code2session' | 'phone', errcode, times? }: errcodes to answer next
+//   GET  /mock-wechat/stats → the calls counted so far
+// Returns a request handler `(req, res, url) → Promise<boolean>` (false: not a mock route).
+const MOCK_API = new Set(['/sns/jscode2session', '/cgi-bin/token', '/cgi-bin/stable_token', '/wxa/business/getuserphonenumber']);
+
+function mockRoutes(mock, log = () => {}) {
+  const send = (res, status, body) => {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
+  const readJson = (req) => new Promise((resolve) => {
+    const chunks = [];
+    req.on('data', (chunk) => chunks.push(chunk));
+    req.on('end', () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}'));
+      } catch (e) {
+        resolve(undefined);
+      }
+    });
+    req.on('error', () => resolve(undefined));
+  });
+  return async (req, res, url) => {
+    const route = url.pathname;
+    const openid = () => url.searchParams.get('openid') || 'o-demo-user';
+    if (route === '/mock-wechat/login') return send(res, 200, { code: mock.issueCode(openid()) }), true;
+    if (route === '/mock-wechat/phone-code') return send(res, 200, { code: mock.issuePhoneCode(openid()) }), true;
+    if (route === '/mock-wechat/stats') return send(res, 200, mock.stats), true;
+    if (route === '/mock-wechat/errors' && req.method === 'POST') {
+      const body = (await readJson(req)) || {};
+      const queue = body.api === 'phone' ? mock.forcedPhone : mock.forced;
+      queue.push(...Array(body.times || 1).fill(body.errcode));
+      log(`mock WeChat: ${body.api === 'phone' ? 'getuserphonenumber' : 'code2Session'} answers errcode ${body.errcode} next (${body.times || 1}x)`);
+      return send(res, 200, { ok: true }), true;
+    }
+    if (!MOCK_API.has(route)) return false;
+    let body;
+    if (req.method === 'POST') {
+      body = await readJson(req);
+      if (body === undefined) return send(res, 200, { errcode: 47001, errmsg: 'data format error' }), true;
+    }
+    send(res, 200, mock.handle(req.method, route, Object.fromEntries(url.searchParams), body));
+    return true;
+  };
+}
+
+// The mock WeChat as its own HTTP server on 127.0.0.1: { mock, url, close() }.
+async function serveMockWeChat({ port = 0, host = '127.0.0.1', log, ...options } = {}) {
+  const http = require('http');
+  const mock = new MockWeChat(options);
+  const routes = mockRoutes(mock, log);
+  const server = http.createServer((req, res) => {
+    routes(req, res, new URL(req.url, 'http://localhost')).then((handled) => {
+      if (!handled) {
+        res.writeHead(404, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ errcode: 40404, errmsg: 'no such mock WeChat route' }));
+      }
+    });
+  });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, resolve);
+  });
+  return {
+    mock,
+    url: `http://${host}:${server.address().port}`,
+    close() {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
 module.exports = {
   MockWeChat,
+  mockRoutes,
+  serveMockWeChat,
   mockPhoneFor,
   CODE_LIFETIME_MS,
   PHONE_CODE_LIFETIME_MS,

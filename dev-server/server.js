@@ -54,7 +54,7 @@ const crypto = require('crypto');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { MockWeChat } = require('./mock-wechat.js');
+const { MockWeChat, mockRoutes } = require('./mock-wechat.js');
 const { SessionStore } = require('./store.js');
 
 const STATUS_FOR_ERRCODE = { '-1': 503, 40029: 400, 40163: 400, 45011: 429, 40226: 403 };
@@ -648,27 +648,8 @@ function createServer(options = {}) {
     }
   }
 
-  // What the simulator's wx.login and getPhoneNumber call: the mock WeChat client side, issuing a
-  // code for a user.
-  function mockClient(req, res, url, issue) {
-    if (realWeChat) return send(res, 404, { errmsg: 'mock WeChat disabled: real WECHAT_APPID set' });
-    return send(res, 200, { code: issue(url.searchParams.get('openid') || 'o-demo-user') });
-  }
-
-  // The mock WeChat's server API over HTTP, as WeChat answers it: HTTP 200 with errcodes.
-  async function mockApi(req, res, url) {
-    let body;
-    if (req.method === 'POST') {
-      try {
-        body = JSON.parse(await readBody(req));
-      } catch (e) {
-        return send(res, 200, { errcode: 47001, errmsg: 'data format error' });
-      }
-    }
-    return send(res, 200, mock.handle(req.method, url.pathname, Object.fromEntries(url.searchParams), body));
-  }
-
-  const MOCK_API = new Set(['/sns/jscode2session', '/cgi-bin/token', '/cgi-bin/stable_token', '/wxa/business/getuserphonenumber']);
+  // The mock WeChat's own routes (its API, and what the simulator's wx.login asks it for).
+  const mockRoute = realWeChat ? null : mockRoutes(mock, log);
 
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://localhost');
@@ -686,10 +667,11 @@ function createServer(options = {}) {
     else if (route.startsWith('/api/')) handled = api(req, res, route);
     else if (route.startsWith('/admin/')) handled = admin(req, res, route);
     else if (route.startsWith('/files/')) handled = serveFile(req, res, route);
-    else if (route === '/mock-wechat/login') handled = Promise.resolve(mockClient(req, res, url, (openid) => mock.issueCode(openid)));
-    else if (route === '/mock-wechat/phone-code') handled = Promise.resolve(mockClient(req, res, url, (openid) => mock.issuePhoneCode(openid)));
-    else if (MOCK_API.has(route) && !realWeChat) handled = mockApi(req, res, url);
-    else handled = Promise.resolve(send(res, 404, { errmsg: 'no such route' }));
+    else {
+      handled = (mockRoute ? mockRoute(req, res, url) : Promise.resolve(false)).then((done) => {
+        if (!done) send(res, 404, { errmsg: 'no such route' });
+      });
+    }
     handled.catch((error) => {
       log(`error: ${error.message}`);
       if (!res.headersSent) send(res, 500, { errmsg: 'internal error' });

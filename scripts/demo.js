@@ -1,12 +1,15 @@
 'use strict';
-// The main job: runs example-miniprogram/ in the simulator against the developer server (mock
-// WeChat, real HTTP on 127.0.0.1) and taps through the login cycle, printing every wx call, server
-// step and what the page shows, with timings. Each step checks what it should see and the demo
-// stops with an explanation when it does not.
+// The main job: runs example-miniprogram/ in the simulator against mp-session-server (the server a
+// team deploys, on SQLite in a temp directory, its WeChat being the mock WeChat; real HTTP on
+// 127.0.0.1) and taps through the login cycle, printing every wx call, server log line and what
+// the page shows, with timings. Each step checks what it should see and the demo stops with an
+// explanation when it does not.
+const crypto = require('crypto');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { createServer } = require('../dev-server/server.js');
+const { serveMockWeChat } = require('../dev-server/mock-wechat.js');
+const { startServer, adminCall } = require('./server-process.js');
 const { createSimulator, makeAppDir } = require('../tests/simulator/simulator.js');
 const { SimStorage } = require('../tests/simulator/storage.js');
 
@@ -50,25 +53,35 @@ function buildApp() {
 }
 
 async function main() {
-  const server = createServer({ log: (line) => say('server', line) });
-  const serverUrl = await server.listen();
+  const wechat = await serveMockWeChat();
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-session-demo-server-'));
+  const adminToken = crypto.randomBytes(16).toString('hex');
+  const server = await startServer({ dataDir, wechatUrl: wechat.url, adminToken, log: (line) => say('server', line) });
+  const serverUrl = server.url;
+  const operator = async (route, body) => {
+    const { status } = await adminCall(serverUrl, adminToken, route, body);
+    expect(status === 200, `the operator route ${route} answered HTTP ${status}`);
+  };
+  await operator('/admin/accounts', { username: 'demo', password: 'mp-session-demo' });
   const appDir = buildApp();
   const storage = new SimStorage(path.join(appDir, '.storage.json'));
-  say('demo', `developer server with mock WeChat on ${serverUrl} (the example's ${CONFIGURED_SERVER} is routed there)`);
+  say('demo', `mp-session-server on ${serverUrl} (SQLite in ${dataDir}), its WeChat the mock on ${wechat.url}; the example's ${CONFIGURED_SERVER} is routed there`);
+  say('demo', 'the operator made the demo account (POST /admin/accounts): demo / mp-session-demo');
   say('demo', `example-miniprogram/ in the ${PROFILE} simulator, built as 构建 npm would in ${appDir}`);
 
   let sim;
   const launch = (label) => {
     section(label);
     sim = createSimulator({
-      appDir, serverUrl, profile: PROFILE, storage, hosts: { [CONFIGURED_SERVER]: serverUrl },
+      appDir, serverUrl, wechatUrl: wechat.url, profile: PROFILE, storage, hosts: { [CONFIGURED_SERVER]: serverUrl },
       onCall: (api, detail) => api !== 'setData' && say('wx', detail ? `${api} ${detail}` : api),
     });
     sim.launch();
     return sim.openPage('pages/index/index');
   };
   const show = (page, keys) => say('page', keys.map((k) => page.data[k]).filter(Boolean).join(' · '));
-  const exchanges = () => server.state.stats.code2Session;
+  const exchanges = () => wechat.mock.stats.sessionsGiven;
+  const refreshesUsed = async () => (await adminCall(serverUrl, adminToken, '/admin/stats')).body.refreshTokensUsed;
 
   let page = launch('1. launch: cold login (app.js onLaunch → ensureLogin)');
   await page.ready;
@@ -87,7 +100,7 @@ async function main() {
   expect(page.data.status === 'loggedIn', `after relaunch the page shows "${page.data.statusText}"`);
   expect(sim.count('login') === 0 && sim.count('request') === 0, `a warm start should need no wx.login and no request, saw ${sim.count('login')} and ${sim.count('request')}`);
 
-  section('3. the server revokes every token (burst page: 让开发服务器吊销全部令牌)');
+  section('3. the server ends the session behind the SDK\'s back (burst page: 让服务器结束本会话)');
   const burst = sim.openPage('pages/burst/burst');
   await burst.onTapRevoke();
   show(burst, ['summary']);
@@ -99,14 +112,17 @@ async function main() {
   expect(/^接口返回/.test(page.data.apiText), `after revocation the API call showed "${page.data.apiText}"`);
   expect(sim.count('login') - loginsBefore === 1, `the revoked session should cost exactly 1 re-login, saw ${sim.count('login') - loginsBefore}`);
 
-  section('4b. the server expires access tokens early (refresh tokens live on): a refresh, no wx.login');
-  await fetch(`${serverUrl}/admin/revoke-access`, { method: 'POST', body: '{}' });
-  const [refreshLogins, refreshes] = [sim.count('login'), server.state.stats.refreshes];
+  section('4b. the operator retires the user\'s access tokens (refresh tokens live on): a refresh, no wx.login');
+  const userId = /用户 ([0-9a-f]{12})/.exec(page.data.apiText)[1];
+  say('demo', `operator: POST /admin/users/${userId}/expire-access`);
+  await operator(`/admin/users/${userId}/expire-access`, {});
+  const [refreshLogins, refreshes] = [sim.count('login'), await refreshesUsed()];
   await page.onTapCallApi();
   show(page, ['apiText']);
   expect(/^接口返回/.test(page.data.apiText), `after the access tokens expired the API call showed "${page.data.apiText}"`);
-  expect(sim.count('login') === refreshLogins && server.state.stats.refreshes - refreshes === 1,
-    `an expired access token should cost 1 refresh and no wx.login, saw ${server.state.stats.refreshes - refreshes} and ${sim.count('login') - refreshLogins}`);
+  const refreshed = (await refreshesUsed()) - refreshes;
+  expect(sim.count('login') === refreshLogins && refreshed === 1,
+    `an expired access token should cost 1 refresh and no wx.login, saw ${refreshed} and ${sim.count('login') - refreshLogins}`);
 
   say('demo', 'burst page: tap 同时发出 20 个请求');
   await burst.onTapFire();
@@ -160,12 +176,14 @@ async function main() {
   expect(me.statusCode === 200 && sim.count('login') === accountLogins, `the password session should call the API with no wx.login, saw HTTP ${me.statusCode} after ${sim.count('login') - accountLogins} wx.login`);
   expect(!JSON.stringify(storage.get('mp-session-account')).includes('mp-session-demo'), 'the password must never reach storage');
 
+  const { body: totals } = await adminCall(serverUrl, adminToken, '/admin/stats');
+  await server.stop();
+  await wechat.close();
   flush();
-  const stats = server.state.stats;
   console.log(`\ndone in ${Date.now() - started} ms: cold login, protected API, warm relaunch, transparent re-login after revocation, a refresh without wx.login, 20 requests on one session, phone login and profile, logout, a password login.`);
-  console.log(`server: ${stats.code2Session} code exchanges, ${stats.apiCalls} API calls (${stats.unauthorized} answered 401), no token or session_key ever logged.`);
-  await server.close();
+  console.log(`server: ${exchanges()} code exchanges, ${totals.users} users, ${totals.refreshTokensUsed} refresh tokens spent, ${totals.accessTokenFetches} WeChat access-token fetch; no token or session_key ever logged.`);
   fs.rmSync(appDir, { recursive: true, force: true });
+  fs.rmSync(dataDir, { recursive: true, force: true });
 }
 
 main().catch((error) => {

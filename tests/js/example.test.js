@@ -8,9 +8,8 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { execFileSync } = require('child_process');
-const { createServer } = require('../../dev-server/server.js');
 const { createSimulator } = require('../simulator/simulator.js');
-const { admin, DIST } = require('./helpers.js');
+const { startLoginServer, wechatError, DIST } = require('./helpers.js');
 
 const ROOT = path.join(__dirname, '..', '..');
 const EXAMPLE = path.join(ROOT, 'example-miniprogram');
@@ -68,28 +67,28 @@ test('the TypeScript page type-checks against index.d.ts and miniprogram-api-typ
   execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit', '-p', EXAMPLE], { stdio: 'pipe' });
 });
 
-// A developer server and a launcher of the example app on it (a fresh simulator each launch,
-// storage kept in a file across launches), cleaned up after test `t`.
+// mp-session-server with the mock WeChat, and a launcher of the example app on it (a fresh
+// simulator each launch, storage kept in a file across launches), cleaned up after test `t`.
 async function exampleWorld(t, profile) {
-  const server = createServer();
-  const url = await server.listen();
+  const server = await startLoginServer();
+  const { url, wechatUrl } = server;
   const storageFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mp-session-example-')), 'storage.json');
   t.after(() => {
     fs.rmSync(path.dirname(storageFile), { recursive: true, force: true });
     return server.close();
   });
   const launchApp = () => {
-    const sim = createSimulator({ appDir: EXAMPLE, serverUrl: url, profile, storageFile, hosts: { [CONFIGURED_SERVER]: url } });
+    const sim = createSimulator({ appDir: EXAMPLE, serverUrl: url, wechatUrl, profile, storageFile, hosts: { [CONFIGURED_SERVER]: url } });
     sim.context.console = { log() {}, info() {}, warn() {}, error() {}, debug() {} };
     sim.launch();
     return sim;
   };
-  return { server, url, launchApp };
+  return { server, url, wechatUrl, launchApp };
 }
 
 for (const profile of ['ios', 'android']) {
   test(`${profile}: the example's pages, tapped through, render each login state`, async (t) => {
-    const { url, launchApp: open } = await exampleWorld(t, profile);
+    const { wechatUrl, launchApp: open } = await exampleWorld(t, profile);
     const toasts = (sim) => sim.timeline.filter((e) => e.api === 'showToast').map((e) => e.detail);
 
     // Cold launch: app.js starts the login in onLaunch, the page joins it (one wx.login).
@@ -118,7 +117,7 @@ for (const profile of ['ios', 'android']) {
     assert.equal(sim.count('login'), 1);
 
     // A login WeChat refuses: the error and its code on the page and in a toast.
-    await admin(url, '/admin/wechat-error', { errcode: 40226 });
+    await wechatError(wechatUrl, 40226);
     await page.onTapForceLogin();
     assert.equal(page.data.status, 'error');
     assert.equal(page.data.errorCode, 'USER_BLOCKED');
@@ -129,13 +128,13 @@ for (const profile of ['ios', 'android']) {
     assert.equal(page.data.status, 'loggedIn');
     assert.equal(page.data.errorCode, '');
 
-    // The burst page: 20 requests share the session; after a revoke they share one re-login.
+    // The burst page: 20 requests share the session; after the server ends it they share one re-login.
     const burst = sim.openPage('pages/burst/burst');
     await burst.onTapFire();
     assert.match(burst.data.summary, /^20\/20 个成功，期间登录 0 次/);
     assert.equal(burst.data.failures, '');
     await burst.onTapRevoke();
-    assert.equal(burst.data.summary, '令牌已吊销：下一批请求会共用一次重新登录');
+    assert.equal(burst.data.summary, '会话已在服务器结束：下一批请求会共用一次重新登录');
     const loginsBefore = sim.count('login');
     await burst.onTapFire();
     assert.match(burst.data.summary, /^20\/20 个成功，期间登录 1 次/);
@@ -211,10 +210,9 @@ for (const profile of ['ios', 'android']) {
   });
 
   test(`${profile}: 我的 — refusing the privacy prompt leaves the session as it was`, async (t) => {
-    const server = createServer();
-    const url = await server.listen();
+    const server = await startLoginServer();
     t.after(() => server.close());
-    const sim = createSimulator({ appDir: EXAMPLE, serverUrl: url, profile, hosts: { [CONFIGURED_SERVER]: url } });
+    const sim = createSimulator({ appDir: EXAMPLE, serverUrl: server.url, wechatUrl: server.wechatUrl, profile, hosts: { [CONFIGURED_SERVER]: server.url } });
     sim.context.console = { log() {}, info() {}, warn() {}, error() {}, debug() {} };
     sim.launch();
     const popup = sim.mountComponent('components/privacy-popup/privacy-popup');

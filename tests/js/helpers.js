@@ -6,6 +6,9 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { createServer } = require('../../dev-server/server.js');
+const { serveMockWeChat } = require('../../dev-server/mock-wechat.js');
+const { startServer } = require('../../scripts/server-process.js');
+const crypto = require('crypto');
 const { createSimulator, makeAppDir } = require('../simulator/simulator.js');
 const { createFakeClock } = require('../simulator/clock.js');
 const { SimStorage } = require('../simulator/storage.js');
@@ -40,6 +43,32 @@ async function withServer(options, use) {
   } finally {
     await server.close();
   }
+}
+
+// mp-session-server (the binary a team deploys) on a fresh SQLite data directory, beside the mock
+// WeChat it exchanges codes with: { url, wechatUrl, mock, adminToken, close() }.
+async function startLoginServer() {
+  const wechat = await serveMockWeChat();
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-session-server-'));
+  const adminToken = crypto.randomBytes(16).toString('hex');
+  const server = await startServer({ dataDir, wechatUrl: wechat.url, adminToken });
+  return {
+    url: server.url,
+    wechatUrl: wechat.url,
+    mock: wechat.mock,
+    adminToken,
+    async close() {
+      await server.stop();
+      await wechat.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+// The mock WeChat answers `errcode` to the next code exchange (or phone exchange: api 'phone').
+async function wechatError(wechatUrl, errcode, api = 'code2session') {
+  const res = await fetch(`${wechatUrl}/mock-wechat/errors`, { method: 'POST', body: JSON.stringify({ api, errcode }) });
+  assert.equal(res.status, 200);
 }
 
 async function admin(url, route, body) {
@@ -96,4 +125,4 @@ function watchUnhandled() {
   };
 }
 
-module.exports = { startWorld, withServer, watchUnhandled, launch, admin, settle, rejection, requireBuiltPackage, DIST };
+module.exports = { startWorld, startLoginServer, wechatError, withServer, watchUnhandled, launch, admin, settle, rejection, requireBuiltPackage, DIST };

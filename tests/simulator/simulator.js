@@ -21,7 +21,9 @@ const TINY_PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADU
 const PROFILES = ['ios', 'android', 'devtools'];
 
 function createSimulator(options) {
-  const { appDir, serverUrl, profile = 'ios', clock, openid = 'o-sim-user' } = options;
+  // wechatUrl: where the mock WeChat hands out wx.login's and getPhoneNumber's codes (the
+  // developer server's own mock unless a separate one serves them).
+  const { appDir, serverUrl, wechatUrl = serverUrl, profile = 'ios', clock, openid = 'o-sim-user' } = options;
   if (!PROFILES.includes(profile)) throw new Error(`unknown profile ${profile}`);
   const storage = options.storage || new SimStorage(options.storageFile);
   const counts = {};
@@ -293,7 +295,7 @@ function createSimulator(options) {
       const fault = faults.login.shift();
       if (fault === 'hang') return; // the callback never comes
       if (fault === 'fail') return callback(opts, false, { errMsg: 'login:fail system error', errno: 1 });
-      getJson(`${serverUrl}/mock-wechat/login?openid=${encodeURIComponent(openid)}`).then(
+      getJson(`${wechatUrl}/mock-wechat/login?openid=${encodeURIComponent(openid)}`).then(
         ({ code }) => callback(opts, true, { code, errMsg: 'login:ok' }),
         (error) => callback(opts, false, { errMsg: `login:fail ${error.message}` }),
       );
@@ -785,7 +787,7 @@ function createSimulator(options) {
         const denied = { type: type.toLowerCase(), detail: { errMsg: `${type}:fail privacy permission is not authorized`, errno: 104 } };
         if (!ok) return denied;
         if (type === 'getPhoneNumber') {
-          return getJson(`${serverUrl}/mock-wechat/phone-code?openid=${encodeURIComponent(openid)}`)
+          return getJson(`${wechatUrl}/mock-wechat/phone-code?openid=${encodeURIComponent(openid)}`)
             .then(({ code }) => ({ type: 'getphonenumber', detail: { code, errMsg: 'getPhoneNumber:ok' } }));
         }
         if (type === 'chooseAvatar') {

@@ -1,10 +1,9 @@
-const config = require('../../config.js');
 const { errorCode, toastError } = require('../../utils/view.js');
 
 const REQUESTS = 20;
 
-// Fires many requests at once: they wait for one login together, and after the server revokes the
-// tokens they share one re-login and each is replayed once.
+// Fires many requests at once: they wait for one login together, and after the server ends the
+// session they share one re-login and each is replayed once.
 Page({
   data: {
     requests: REQUESTS,
@@ -31,7 +30,7 @@ Page({
     this.setData({ running: true, summary: `${REQUESTS} 个请求同时发出…`, failures: '' });
     const calls = [];
     for (let i = 0; i < REQUESTS; i++) {
-      calls.push(auth.request({ url: '/api/echo', method: 'POST', data: { n: i } }).then((res) => res.statusCode, (error) => errorCode(error)));
+      calls.push(auth.request({ url: '/api/me' }).then((res) => res.statusCode, (error) => errorCode(error)));
     }
     return Promise.all(calls).then((results) => {
       const ok = results.filter((r) => r === 200).length;
@@ -44,24 +43,16 @@ Page({
     });
   },
 
-  // Developer server only: its admin route ends every session, as a server restart or a password
-  // change would in production.
+  // Ends this session on the server behind the SDK's back (POST /auth/logout with its token), as
+  // a logout on another device, a password change or an operator's revocation would: the next
+  // requests are answered 401 and share one re-login, each replayed once.
   onTapRevoke() {
-    return new Promise((resolve) => {
-      wx.request({
-        url: `${config.baseUrl}/admin/revoke-all`,
-        method: 'POST',
-        data: {},
-        success: () => {
-          wx.showToast({ title: '服务器已吊销全部令牌', icon: 'none' });
-          this.setData({ summary: '令牌已吊销：下一批请求会共用一次重新登录' });
-          resolve();
-        },
-        fail: (err) => {
-          toastError({ code: 'NETWORK', errMsg: err.errMsg });
-          resolve();
-        },
-      });
-    });
+    return getApp().auth.request({ url: '/auth/logout', method: 'POST' }).then(
+      () => {
+        wx.showToast({ title: '服务器已结束本会话', icon: 'none' });
+        this.setData({ summary: '会话已在服务器结束：下一批请求会共用一次重新登录' });
+      },
+      (error) => toastError(error),
+    );
   },
 });

@@ -12,7 +12,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{limit_address, origin, parse_json, public_user, Authed, Peer, COOKIE_NAME};
+use super::{limit_address, mask_phone, origin, parse_json, public_user, Authed, Peer, COOKIE_NAME};
 use crate::error::ApiError;
 use crate::keys::sha256_hex;
 use crate::store::{Identity, Spent, User};
@@ -108,7 +108,7 @@ async fn exchange(
     let (mut user, created) = app.store.wechat_user(&identity, &new_id, app.clock.now()).await?;
     if let Some((number, country_code)) = phone {
         app.store.set_phone(&user.id, &number, &country_code).await?;
-        tracing::info!(user = %user.id, "phone bound");
+        tracing::info!(user = %user.id, phone = %mask_phone(&number), "phone bound");
         user.phone = Some(number);
     }
     let grant = new_session(app, &user.id).await?;
@@ -167,7 +167,10 @@ pub async fn refresh(
             tracing::warn!("refresh: a used refresh token was presented again: its session is revoked");
             Err(refused_refresh())
         }
-        Spent::Refused => Err(refused_refresh()),
+        Spent::Refused => {
+            tracing::info!("refresh: refused (unknown, expired, or its session ended)");
+            Err(refused_refresh())
+        }
     }
 }
 

@@ -145,14 +145,18 @@ impl FromRequestParts<Arc<App>> for Authed {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
+        let refuse = |why: &'static str| {
+            tracing::info!(path = %parts.uri.path(), why, "401: no live session for this token");
+            ApiError::no_session()
+        };
         let token = bearer
             .map(str::to_owned)
             .or_else(|| cookie(&parts.headers, COOKIE_NAME))
-            .ok_or_else(ApiError::no_session)?;
+            .ok_or_else(|| refuse("no token"))?;
         let now = app.clock.now();
-        let claims = app.signer.verify(&token, now).ok_or_else(ApiError::no_session)?;
+        let claims = app.signer.verify(&token, now).ok_or_else(|| refuse("not a live token of this server"))?;
         if app.store.live_session(&claims.sid, now).await? != Some(claims.gen) {
-            return Err(ApiError::no_session());
+            return Err(refuse("session ended or access tokens retired"));
         }
         Ok(Authed { user_id: claims.sub, session_id: claims.sid, expires_at: claims.exp })
     }
