@@ -33,7 +33,7 @@ impl ApiError {
     }
 
     pub fn bad_body(message: &str) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, 40001, message)
+        ApiError::new(StatusCode::BAD_REQUEST, 40000, message)
     }
 
     /// An internal failure: logged here with its cause, answered without it.

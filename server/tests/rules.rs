@@ -275,6 +275,8 @@ async fn password_accounts_are_made_by_the_admin_and_log_in_without_wechat() {
         let (status, body) = w.server.call("POST", "/auth/password", None, Some(wrong)).await;
         assert_eq!((status, body["errcode"].as_i64()), (401, Some(40103)));
     }
+    let (status, body) = w.server.call("POST", "/auth/password", None, Some(Value::String("{".into()))).await;
+    assert_eq!((status, body["errcode"].as_i64()), (400, Some(40000)), "a body that is not the JSON expected");
     let stored = w.server.app.store.account("demo").await.unwrap().unwrap().1;
     assert!(stored.starts_with("$argon2id$"), "{stored}");
 }
