@@ -15,15 +15,15 @@ function bareLine(line) {
   return line.replace(/^\S+\s+(TRACE|DEBUG|INFO|WARN|ERROR)\s+/, '');
 }
 
-async function startServer({ dataDir, wechatUrl, appid = 'wx-mock-appid', secret = 'mock-secret', adminToken, port = 0, args = [], log = () => {}, env = {} } = {}) {
-  if (!fs.existsSync(BINARY)) throw new Error(`${path.relative(ROOT, BINARY)} is missing: run \`cargo build -p mp-session-server\` (npm test and npm run demo do it first)`);
+async function startServer({ binary = BINARY, dataDir, wechatUrl, appid = 'wx-mock-appid', secret = 'mock-secret', adminToken, port = 0, args = [], log = () => {}, env = {} } = {}) {
+  if (!fs.existsSync(binary)) throw new Error(`${path.relative(ROOT, binary)} is missing: run \`cargo build -p mp-session-server\` (npm test and npm run demo do it first)`);
   const flags = [`--listen=127.0.0.1:${port}`, `--data-dir=${dataDir}`, `--wechat-appid=${appid}`, `--wechat-secret=${secret}`];
   if (wechatUrl) flags.push(`--wechat-api-base=${wechatUrl}`);
   const childEnv = { ...process.env, ...env };
   // The admin token travels in the environment, never on a command line others can read.
   if (adminToken) childEnv.MP_SESSION_ADMIN_TOKEN = adminToken;
   delete childEnv.DATABASE_URL;
-  const child = spawn(BINARY, [...flags, ...args], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(binary, [...flags, ...args], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const errors = [];
   readline.createInterface({ input: child.stderr }).on('line', (line) => {
     errors.push(line);

@@ -28,6 +28,8 @@ echo "== package: build miniprogram_dist/"
 bash scripts/build.sh
 
 echo "== package: node --test in the mini-program simulator (Node, V8)"
+# The example and the demo run on mp-session-server's binary (already built by its tests; a no-op).
+cargo build --quiet -p mp-session-server
 node --test tests/js/
 
 # WeChat on iOS runs JavaScriptCore with no JIT; Bun with BUN_JSC_useJIT=0 is that engine and mode.
