@@ -51,6 +51,9 @@ pub struct Config {
     /// Take the client address from X-Forwarded-For (behind your own HTTPS proxy only).
     #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false)]
     pub trust_forwarded_for: bool,
+    /// Log lines as `text` (key=value fields) or `json` (one object per line, for a log pipeline).
+    #[arg(long, env = "LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
     /// Database connections per process.
     #[arg(long, env = "DATABASE_CONNECTIONS", default_value_t = 8)]
     pub database_connections: u32,

@@ -85,6 +85,23 @@ impl App {
     }
 }
 
+/// Ended sessions are kept this long (for the operator to look at), then deleted.
+pub const KEEP_ENDED_SESSIONS_S: i64 = 7 * 24 * 3600;
+
+/// Hourly, in every process (the deletes are idempotent): ended sessions and their refresh
+/// tokens, so the tables hold what is live plus a week.
+async fn prune_forever(app: Arc<App>) {
+    let mut hourly = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        hourly.tick().await;
+        match app.store.prune(app.clock.now() - KEEP_ENDED_SESSIONS_S).await {
+            Ok((0, _)) => {}
+            Ok((sessions, refresh_tokens)) => tracing::info!(sessions, refresh_tokens, "pruned ended sessions"),
+            Err(error) => tracing::warn!(%error, "pruning ended sessions failed; next try in an hour"),
+        }
+    }
+}
+
 /// Serves until `shutdown` resolves, then lets requests in flight finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
@@ -92,9 +109,11 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let router = routes::router(app.clone());
+    let pruning = tokio::spawn(prune_forever(app.clone()));
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await?;
+    pruning.abort();
     app.store.close().await;
     Ok(())
 }

@@ -6,8 +6,13 @@ use mp_session_server::{serve, App, Clock};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt().with_target(false).with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())).init();
     let config = Config::parse();
+    let logs = tracing_subscriber::fmt().with_target(false);
+    if config.log_format == "json" {
+        logs.json().with_current_span(false).init();
+    } else {
+        logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())).init();
+    }
     let listen = config.listen;
     let app = match App::start(config, Clock::System).await {
         Ok(app) => app,

@@ -343,6 +343,33 @@ async fn the_server_refuses_to_start_on_bad_configuration() {
 }
 
 #[tokio::test]
+async fn revoke_all_ends_every_session_and_pruning_deletes_ended_ones_after_a_week() {
+    let w = world(&[]).await;
+    let (_, a) = w.server.login(&w.wechat.mock.code("o-nan")).await;
+    w.server.login(&w.wechat.mock.code("o-oli")).await;
+    assert_eq!(w.server.call("POST", "/admin/revoke-all", None, None).await.0, 403);
+    let (status, body) = w.server.call("POST", "/admin/revoke-all", Some(ADMIN), None).await;
+    assert_eq!((status, body["revoked"].as_i64()), (200, Some(2)));
+    assert_eq!(w.server.call("GET", "/api/me", Some(&token(&a)), None).await.0, 401);
+    let (_, live) = w.server.login(&w.wechat.mock.code("o-nan")).await;
+    let (_, rotated) =
+        w.server.call("POST", "/auth/refresh", None, Some(json!({ "refreshToken": live["refreshToken"] }))).await;
+    let store = &w.server.app.store;
+    let week = mp_session_server::KEEP_ENDED_SESSIONS_S;
+    assert_eq!(store.prune(T0 - 1).await.unwrap(), (0, 0), "nothing ended before now");
+    w.server.advance(week + 1);
+    assert_eq!(
+        store.prune(w.server.clock.load(Ordering::SeqCst) - week).await.unwrap(),
+        (2, 2),
+        "the two revoked sessions, one token each"
+    );
+    // The live session keeps its tokens, the used one too (reuse detection needs it).
+    assert_eq!(rotated["refreshToken"].as_str().map(str::len), Some(43));
+    let stats = store.stats().await.unwrap();
+    assert_eq!((stats.live_sessions, stats.refresh_tokens_used), (1, 1));
+}
+
+#[tokio::test]
 async fn cookie_login_sets_the_sid_cookie_that_protected_routes_accept() {
     let w = world(&[]).await;
     let response = w

@@ -7,8 +7,6 @@
 mod support;
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -22,44 +20,6 @@ const IN_FLIGHT: usize = 96;
 
 /// A refresh's (status, body), or None when the connection was cut.
 type Answer = Option<(u16, Value)>;
-
-/// One server process; its log goes to a file in the data directory.
-struct Process {
-    child: Child,
-    url: String,
-}
-
-fn spawn(dir: &std::path::Path, database: &str, wechat: &str, name: &str) -> Process {
-    let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mp-session-server"))
-        .args([
-            "--listen=127.0.0.1:0",
-            &format!("--data-dir={}", dir.display()),
-            &format!("--database={database}"),
-            &format!("--wechat-api-base={wechat}"),
-        ])
-        .args([
-            &format!("--wechat-appid={APPID}"),
-            &format!("--wechat-secret={SECRET}"),
-            &format!("--admin-token={ADMIN}"),
-        ])
-        .args(["--auth-rate-per-address=0", "--auth-rate-per-openid=0", "--database-connections=16"])
-        .env_remove("DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    // The process says where it listens once it is ready; read its log up to that line.
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().unwrap_or_else(|| panic!("{name} exited before listening (see {name}.log)")).unwrap();
-        if let Some(rest) = line.split("listen=").nth(1) {
-            break format!("http://{}", rest.split_whitespace().next().unwrap());
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop)); // keep draining, so the process never blocks on a full pipe
-    Process { child, url }
-}
 
 async fn post(http: &reqwest::Client, url: &str, path: &str, body: Value) -> Result<(u16, Value), reqwest::Error> {
     let response = http.post(format!("{url}{path}")).json(&body).send().await?;
@@ -78,7 +38,7 @@ async fn three_processes_on_one_database_agree_and_survive_a_kill() {
     let dir = tempfile::tempdir().unwrap();
     let database = database_for(dir.path()).await;
     let mut processes: Vec<Process> =
-        (0..3).map(|i| spawn(dir.path(), &database, &wechat.base, &format!("p{i}"))).collect();
+        (0..3).map(|i| spawn(dir.path(), &database, &wechat.base, &format!("p{i}"), &[])).collect();
     let urls: Vec<String> = processes.iter().map(|p| p.url.clone()).collect();
     let http = reqwest::Client::builder().pool_max_idle_per_host(IN_FLIGHT).build().unwrap();
 
@@ -185,7 +145,7 @@ async fn three_processes_on_one_database_agree_and_survive_a_kill() {
     // Restarted on the same database: nothing committed is lost. Each answered refresh's new
     // access token works through the restarted process; each twice-presented session stays
     // revoked; every refresh token was used at most once.
-    let restarted = spawn(dir.path(), &database, &wechat.base, "p1-restarted");
+    let restarted = spawn(dir.path(), &database, &wechat.base, "p1-restarted", &[]);
     let counts = stats(&http, &restarted.url).await;
     assert_eq!(counts["users"].as_i64(), Some(USERS as i64));
     let used = counts["refreshTokensUsed"].as_i64().unwrap() as usize;

@@ -31,7 +31,7 @@ function usedComponents(outputDir, jsonPath) {
  * was shown) or rejects after timeoutMs with the timeline and what the app printed.
  * Returns { sim, app, page, toasts, logs, errors }.
  */
-async function runBuiltApp({ outputDir, serverUrl, profile = 'ios', timeoutMs = 20000, until, storage, clock } = {}) {
+async function runBuiltApp({ outputDir, serverUrl, wechatUrl, profile = 'ios', timeoutMs = 20000, until, storage, clock } = {}) {
   if (!outputDir || !fs.existsSync(path.join(outputDir, 'app.json'))) throw new Error(`${outputDir} is no mini-program output (no app.json)`);
   const appJson = readJson(path.join(outputDir, 'app.json'));
   const logs = [];
@@ -39,6 +39,7 @@ async function runBuiltApp({ outputDir, serverUrl, profile = 'ios', timeoutMs = 
   const sim = createSimulator({
     appDir: path.resolve(outputDir),
     serverUrl,
+    wechatUrl,
     profile,
     storage,
     clock,

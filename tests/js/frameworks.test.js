@@ -11,8 +11,7 @@ const path = require('path');
 const { execFileSync } = require('child_process');
 const { buildFixture } = require('../frameworks/build.js');
 const { runBuiltApp, scanOutput } = require('../frameworks/run-in-simulator.js');
-const { createServer } = require('../../dev-server/server.js');
-const { DIST, requireBuiltPackage } = require('./helpers.js');
+const { DIST, requireBuiltPackage, startLoginServer } = require('./helpers.js');
 
 const ROOT = path.join(__dirname, '..', '..');
 const WASM = 'miniprogram_npm/mp-session/mp_session_bg.wasm.br';
@@ -37,8 +36,8 @@ for (const name of ['taro', 'uni-app']) {
     let url;
     before(async () => {
       built = buildFixture(name, tarball);
-      server = createServer();
-      url = await server.listen();
+      server = await startLoginServer();
+      url = server.url;
     });
     after(() => server && server.close());
 
@@ -53,10 +52,10 @@ for (const name of ['taro', 'uni-app']) {
 
     for (const profile of ['ios', 'android']) {
       test(`${profile}: the app logs in with 1 wx.login and 1 exchange, and auth.request() carries the token`, async () => {
-        const before = server.state.stats.code2Session;
-        const { sim, toasts } = await runBuiltApp({ outputDir: built.outputDir, serverUrl: url, profile });
+        const before = server.mock.stats.sessionsGiven;
+        const { sim, toasts } = await runBuiltApp({ outputDir: built.outputDir, serverUrl: url, wechatUrl: server.wechatUrl, profile });
         assert.equal(sim.count('login'), 1);
-        assert.equal(server.state.stats.code2Session - before, 1);
+        assert.equal(server.mock.stats.sessionsGiven - before, 1);
         assert.equal(sim.count('WXWebAssembly.instantiate'), 1);
         assert.equal(toasts.length, 1);
         assert.match(toasts[0], /^me:200:[0-9a-f]{12}$/, 'the protected API answered 200: the token was attached');

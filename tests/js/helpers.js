@@ -21,17 +21,27 @@ function requireBuiltPackage() {
   }
 }
 
-// One server and app directory per test file; a fresh simulator (and storage) per test.
-async function startWorld() {
+// One server and app directory per test file; a fresh simulator (and storage) per test. The
+// server is the developer server with its fault switches, or with { loginServer: true }
+// mp-session-server (world.server is then the handle startLoginServer returns).
+async function startWorld({ loginServer = false } = {}) {
   requireBuiltPackage();
-  const server = createServer();
-  const url = await server.listen();
+  let server;
+  let url;
+  let wechatUrl;
+  if (loginServer) {
+    server = await startLoginServer();
+    ({ url, wechatUrl } = server);
+  } else {
+    server = createServer();
+    url = await server.listen();
+  }
   const appDir = makeAppDir(fs.mkdtempSync(path.join(os.tmpdir(), 'mp-session-app-')), DIST);
   const close = () => {
     fs.rmSync(appDir, { recursive: true, force: true });
     return server.close();
   };
-  return { server, url, appDir, close };
+  return { server, url, wechatUrl, appDir, close };
 }
 
 // Runs `use(url, server)` against a fresh developer server, closing it whatever happens.
@@ -51,7 +61,9 @@ async function startLoginServer() {
   const wechat = await serveMockWeChat();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-session-server-'));
   const adminToken = crypto.randomBytes(16).toString('hex');
-  const server = await startServer({ dataDir, wechatUrl: wechat.url, adminToken });
+  // No rate limits here: the suites log in as often as their scenarios need (tests/rules.rs in
+  // server/ checks the limits).
+  const server = await startServer({ dataDir, wechatUrl: wechat.url, adminToken, args: ['--auth-rate-per-address=0', '--auth-rate-per-openid=0'] });
   return {
     url: server.url,
     wechatUrl: wechat.url,
@@ -80,7 +92,7 @@ function launch(world, profile, opts = {}) {
   const clock = opts.clock || createFakeClock();
   const logs = [];
   const storage = opts.storage || new SimStorage();
-  const sim = createSimulator({ appDir: world.appDir, serverUrl: world.url, profile, clock, storage, countCrossings: opts.countCrossings });
+  const sim = createSimulator({ appDir: world.appDir, serverUrl: world.url, wechatUrl: world.wechatUrl, profile, clock, storage, countCrossings: opts.countCrossings });
   // Capture what the SDK might print, to check tokens never reach a log.
   sim.context.console = new Proxy(console, { get: (target, level) => (...args) => logs.push(args.map(String).join(' ')) });
   const { createClient, MpSessionError } = sim.require('mp-session');

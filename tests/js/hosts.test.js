@@ -12,7 +12,7 @@ const { createFakeClock } = require('../simulator/clock.js');
 
 // A simulator whose sandbox globals are changed by `adjust` before the package is loaded.
 function hostSim(world, adjust) {
-  const sim = createSimulator({ appDir: world.appDir, serverUrl: world.url, profile: 'android', clock: createFakeClock() });
+  const sim = createSimulator({ appDir: world.appDir, serverUrl: world.url, wechatUrl: world.wechatUrl, profile: 'android', clock: createFakeClock() });
   adjust(sim.context);
   const { createClient } = sim.require('mp-session');
   return { sim, auth: createClient({ baseUrl: world.url, allowInsecureHttp: true }) };
@@ -20,7 +20,7 @@ function hostSim(world, adjust) {
 
 describe('hosts', () => {
   let world;
-  before(async () => { world = await startWorld(); });
+  before(async () => { world = await startWorld({ loginServer: true }); });
   after(() => world.close());
 
   test('without WXWebAssembly, TTWebAssembly (Douyin) loads the same wasm', async () => {

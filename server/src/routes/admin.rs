@@ -94,6 +94,14 @@ pub async fn revoke_user(
     Ok(Json(json!({ "revoked": revoked })))
 }
 
+/// `POST /admin/revoke-all`: ends every session of every user (a leaked key, say): every
+/// client logs in again.
+pub async fn revoke_all(_: Admin, State(app): State<Arc<App>>) -> Result<Json<Value>, ApiError> {
+    let revoked = app.store.revoke_all("admin: all", app.clock.now()).await?;
+    tracing::warn!(revoked, "admin: every session revoked");
+    Ok(Json(json!({ "revoked": revoked })))
+}
+
 /// `POST /admin/users/{id}/expire-access`: retires the user's access tokens, not the sessions:
 /// clients refresh (no wx.login), e.g. after the user's permissions changed.
 pub async fn expire_access(

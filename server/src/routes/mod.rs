@@ -40,6 +40,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/admin/accounts", post(admin::create_account))
         .route("/admin/users/{id}/revoke", post(admin::revoke_user))
         .route("/admin/users/{id}/expire-access", post(admin::expire_access))
+        .route("/admin/revoke-all", post(admin::revoke_all))
         .route("/admin/stats", get(admin::stats))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/healthz", get(healthz))

@@ -428,6 +428,36 @@ impl Store {
         Ok(done.rows_affected())
     }
 
+    /// Revokes every live session (after a leaked signing key or data key, say).
+    pub async fn revoke_all(&self, reason: &str, now: i64) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE revoked_at IS NULL")
+            .bind(now)
+            .bind(reason)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Deletes the sessions that ended (revoked or past their end) before `ended_before`, with
+    /// their refresh tokens. A live session keeps every token it used: reuse detection needs
+    /// them. Returns (sessions, refresh tokens) deleted.
+    pub async fn prune(&self, ended_before: i64) -> Result<(u64, u64), sqlx::Error> {
+        let ended = "SELECT id FROM sessions WHERE expires_at < $1 OR revoked_at < $1";
+        let mut tx = self.pool.begin().await?;
+        let tokens = sqlx::query(&format!("DELETE FROM refresh_tokens WHERE session_id IN ({ended})"))
+            .bind(ended_before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1")
+            .bind(ended_before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok((sessions, tokens))
+    }
+
     pub async fn stats(&self) -> Result<Stats, sqlx::Error> {
         let count =
             |sql: &'static str| async move { sqlx::query(sql).fetch_one(&self.pool).await?.try_get::<i64, _>(0) };

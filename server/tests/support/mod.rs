@@ -4,7 +4,9 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -252,4 +254,52 @@ pub async fn world(extra: &[&str]) -> World {
 
 pub fn addr(url: &str) -> SocketAddr {
     url.trim_start_matches("http://").parse().unwrap()
+}
+
+/// One server process: its log lines (stdout) are kept in `log`, its stderr goes to a file in
+/// the data directory.
+pub struct Process {
+    pub child: Child,
+    pub url: String,
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+pub fn spawn(dir: &std::path::Path, database: &str, wechat: &str, name: &str, extra: &[&str]) -> Process {
+    let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mp-session-server"))
+        .args([
+            "--listen=127.0.0.1:0",
+            &format!("--data-dir={}", dir.display()),
+            &format!("--database={database}"),
+            &format!("--wechat-api-base={wechat}"),
+        ])
+        .args([
+            &format!("--wechat-appid={APPID}"),
+            &format!("--wechat-secret={SECRET}"),
+            &format!("--admin-token={ADMIN}"),
+        ])
+        .args(["--auth-rate-per-address=0", "--auth-rate-per-openid=0", "--database-connections=16"])
+        .args(extra)
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    // The process says where it listens once it is ready; read its log up to that line.
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().unwrap_or_else(|| panic!("{name} exited before listening (see {name}.log)")).unwrap();
+        // text: `… listening listen=127.0.0.1:PORT …`; json: `…"listen":"127.0.0.1:PORT"…`
+        if let Some(rest) = line.split("listen=").nth(1) {
+            break format!("http://{}", rest.split_whitespace().next().unwrap());
+        }
+        if let Some(rest) = line.split("\"listen\":\"").nth(1) {
+            break format!("http://{}", rest.split('"').next().unwrap());
+        }
+    };
+    // Keep reading, so the process never blocks on a full pipe.
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let kept = log.clone();
+    std::thread::spawn(move || lines.map_while(Result::ok).for_each(|line| kept.lock().unwrap().push(line)));
+    Process { child, url, log }
 }
