@@ -25,6 +25,13 @@ struct LoginBody {
     phone_code: Option<String>,
 }
 
+impl LoginBody {
+    /// A body that is not `{ code }` answers 40029, as WeChat's missing code does (the SDK maps it).
+    fn parse(body: &[u8]) -> Result<LoginBody, ApiError> {
+        parse_json(body, r#"{"code": "..."}"#).map_err(|e| ApiError { errcode: 40029, ..e })
+    }
+}
+
 /// A new session: the access token (JWT) and the first refresh token of its family.
 struct Grant {
     token: String,
@@ -123,7 +130,7 @@ pub async fn login(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     limit_address(&app, &headers, peer.0)?;
-    let body: LoginBody = parse_json(&body, r#"{"code": "..."}"#).map_err(|e| ApiError { errcode: 40029, ..e })?;
+    let body = LoginBody::parse(&body)?;
     let (user, created, grant) = exchange(&app, body.code, body.phone_code).await?;
     tracing::info!(user = %user.id, new = created, "login: code2Session ok, session_key kept on the server");
     Ok(Json(grant.login_reply(&app, &user, &origin(&app, &headers), created)))
@@ -232,7 +239,7 @@ pub async fn cookie_login(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     limit_address(&app, &headers, peer.0)?;
-    let body: LoginBody = parse_json(&body, r#"{"code": "..."}"#).map_err(|e| ApiError { errcode: 40029, ..e })?;
+    let body = LoginBody::parse(&body)?;
     let (user, created, grant) = exchange(&app, body.code, None).await?;
     tracing::info!(user = %user.id, new = created, "cookie login");
     let cookie = format!("{COOKIE_NAME}={}; Max-Age={}; Path=/; HttpOnly", grant.token, app.config.access_ttl);
