@@ -36,6 +36,10 @@ pub struct MockWeChat {
     pub forced_refreshes: AtomicU64,
     live_token: Mutex<Option<String>>,
     serial: AtomicU64,
+    /// When set, the next code2Session waits for `release` after signalling `arrived`.
+    pub hold_next: std::sync::atomic::AtomicBool,
+    pub arrived: tokio::sync::Notify,
+    pub release: tokio::sync::Notify,
 }
 
 impl MockWeChat {
@@ -61,6 +65,10 @@ async fn code2session(
     State(mock): State<Arc<MockWeChat>>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Json<Value> {
+    if mock.hold_next.swap(false, Ordering::SeqCst) {
+        mock.arrived.notify_one();
+        mock.release.notified().await;
+    }
     if let Some(errcode) = mock.forced.lock().unwrap().pop() {
         return Json(json!({ "errcode": errcode, "errmsg": "forced" }));
     }

@@ -1,5 +1,6 @@
-//! What the server writes to its log, read from a real process: one line per event, text or
-//! JSON, and never a token, a refresh token, a session_key, a code or a whole phone number.
+//! The binary as an operator runs it. Its log, read from a real process: one line per event,
+//! text or JSON, and never a token, a refresh token, a session_key, a code or a whole phone
+//! number. And SIGTERM: the listener closes, the request in flight finishes, the exit is clean.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod support;
@@ -79,4 +80,33 @@ async fn json_logs_are_one_object_per_line() {
         let event: Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
         assert!(event["fields"]["message"].is_string() && event["level"].is_string(), "{line}");
     }
+}
+
+#[tokio::test]
+async fn sigterm_lets_the_request_in_flight_finish_then_exits() {
+    let wechat = mock_wechat().await;
+    let dir = tempfile::tempdir().unwrap();
+    let database = database_for(dir.path()).await;
+    let mut process = spawn(dir.path(), &database, &wechat.base, "sigterm", &[]);
+    let mock = wechat.mock.clone();
+    mock.hold_next.store(true, std::sync::atomic::Ordering::SeqCst);
+    let url = process.url.clone();
+    let code = mock.code("o-patient");
+    let in_flight = tokio::spawn(async move { post(&url, "/auth/login", None, json!({ "code": code })).await });
+    mock.arrived.notified().await; // the login is waiting on WeChat
+    let term = std::process::Command::new("kill").args(["-TERM", &process.child.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    // The server stops accepting; its login in flight goes on until WeChat answers.
+    let deadline = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while reqwest::get(format!("{}/healthz", process.url)).await.is_ok() {
+            tokio::task::yield_now().await;
+        }
+    });
+    deadline.await.expect("the listener closed after SIGTERM");
+    mock.release.notify_one();
+    let reply = in_flight.await.unwrap();
+    assert!(reply["token"].is_string(), "the login in flight finished: {reply}");
+    let status = process.child.wait().unwrap();
+    assert!(status.success(), "a clean exit after SIGTERM: {status}");
+    assert!(process.log.lock().unwrap().iter().any(|line| line.contains("requests in flight finished")));
 }
