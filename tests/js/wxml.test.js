@@ -84,7 +84,7 @@ test('index: error — the reason and the code', () => {
 test('burst: the request count, the result and the failures', () => {
   let page = render('pages/burst/burst', {});
   assert.equal(page.text('.title'), '20 个请求，一次登录');
-  assert.deepEqual(page.texts('wx-button'), ['同时发出 20 个请求', '让开发服务器吊销全部令牌']);
+  assert.deepEqual(page.texts('wx-button'), ['同时发出 20 个请求', '让服务器结束本会话']);
   assert.equal(page.all('.card').length, 1, 'no result yet');
 
   page = render('pages/burst/burst', { running: true, summary: '20 个请求同时发出…' });
