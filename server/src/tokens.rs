@@ -22,6 +22,9 @@ pub struct Claims {
     pub gen: i64,
     pub iat: i64,
     pub exp: i64,
+    /// Unique per token, so two tokens of one session issued within a second still differ.
+    #[serde(default)]
+    pub jti: String,
 }
 
 pub struct Signer {
@@ -47,6 +50,7 @@ impl Signer {
         user_id: &str,
         session_id: &str,
         generation: i64,
+        token_id: &str,
         now: i64,
         lifetime: i64,
     ) -> Result<String, jsonwebtoken::errors::Error> {
@@ -59,6 +63,7 @@ impl Signer {
             gen: generation,
             iat: now,
             exp: now + lifetime,
+            jti: token_id.into(),
         };
         jsonwebtoken::encode(&header, &claims, &self.encoding)
     }

@@ -90,6 +90,8 @@ async fn a_refresh_token_is_single_use_and_presenting_it_again_revokes_its_famil
     assert_eq!(status, 200, "{rotated}");
     let second = rotated["refreshToken"].as_str().unwrap().to_owned();
     assert_ne!(second, first);
+    // The world's clock has not moved: the new access token differs by its token id alone.
+    assert_ne!(token(&rotated), token(&login));
     assert_eq!(w.server.call("GET", "/api/me", Some(&token(&rotated)), None).await.0, 200);
     // The first token again: refused, and the family ends, the live token of it included.
     let (status, reused) = w.server.call("POST", "/auth/refresh", None, Some(json!({ "refreshToken": first }))).await;

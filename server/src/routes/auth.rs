@@ -68,11 +68,16 @@ async fn new_session(app: &App, user_id: &str) -> Result<Grant, ApiError> {
     let refresh_token = random(32)?;
     let now = app.clock.now();
     app.store.create_session(&session_id, user_id, &sha256_hex(&refresh_token), now, app.config.refresh_ttl).await?;
-    let token = app
-        .signer
-        .issue(user_id, &session_id, 0, now, app.config.access_ttl)
-        .map_err(|error| ApiError::internal("jwt", error))?;
+    let token = access_token(app, user_id, &session_id, 0, now)?;
     Ok(Grant { token, refresh_token })
+}
+
+/// A signed access token of the session, with a token id of its own.
+fn access_token(app: &App, user_id: &str, session_id: &str, generation: i64, now: i64) -> Result<String, ApiError> {
+    let token_id = app.keys.random_token(12).map_err(|_| ApiError::internal("random", "no system randomness"))?;
+    app.signer
+        .issue(user_id, session_id, generation, &token_id, now, app.config.access_ttl)
+        .map_err(|error| ApiError::internal("jwt", error))
 }
 
 /// code (+ phoneCode) → code2Session (+ getuserphonenumber) → the user and a new session. A
@@ -163,10 +168,7 @@ pub async fn refresh(
         .await?
     {
         Spent::Rotated { user_id, session_id, generation } => {
-            let token = app
-                .signer
-                .issue(&user_id, &session_id, generation, now, app.config.access_ttl)
-                .map_err(|error| ApiError::internal("jwt", error))?;
+            let token = access_token(&app, &user_id, &session_id, generation, now)?;
             tracing::info!(user = %user_id, session = %fingerprint(&session_id), "refresh: rotated (no wx.login)");
             Ok(Json(Grant { token, refresh_token: next }.reply(&app)))
         }
