@@ -43,6 +43,7 @@ class MockWeChat {
     this.blocked = new Set();
     this.forced = []; // errcodes for jscode2session to answer next, in order
     this.forcedPhone = []; // errcodes for getuserphonenumber to answer next, in order
+    this.sessionKeysGiven = [];
     this.stats = { code2SessionCalls: 0, sessionsGiven: 0, tokenCalls: 0, stableTokenCalls: 0, tokensIssued: 0, phoneNumberCalls: 0, phoneNumbersGiven: 0 };
   }
 
@@ -80,10 +81,9 @@ class MockWeChat {
     recent.push(this.now());
     this.exchanges.set(entry.openid, recent);
     this.stats.sessionsGiven++;
-    return {
-      openid: entry.openid,
-      session_key: crypto.randomBytes(16).toString('base64'),
-    };
+    const sessionKey = crypto.randomBytes(16).toString('base64');
+    this.sessionKeysGiven.push(sessionKey); // so tests can look for them where they must not be
+    return { openid: entry.openid, session_key: sessionKey };
   }
 
   credentialError({ grant_type: grantType, appid, secret }) {

@@ -5,10 +5,10 @@ const assert = require('node:assert/strict');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { createServer } = require('../../dev-server/server.js');
 const { serveMockWeChat } = require('../../dev-server/mock-wechat.js');
 const { startServer } = require('../../scripts/server-process.js');
 const crypto = require('crypto');
+const { startTestServer } = require('../simulator/test-server.js');
 const { createSimulator, makeAppDir } = require('../simulator/simulator.js');
 const { createFakeClock } = require('../simulator/clock.js');
 const { SimStorage } = require('../simulator/storage.js');
@@ -22,20 +22,12 @@ function requireBuiltPackage() {
 }
 
 // One server and app directory per test file; a fresh simulator (and storage) per test. The
-// server is the developer server with its fault switches, or with { loginServer: true }
-// mp-session-server (world.server is then the handle startLoginServer returns).
-async function startWorld({ loginServer = false } = {}) {
+// server is mp-session-server behind the test-side proxy with the suites' fault switches
+// (tests/simulator/test-server.js): world.server is its handle.
+async function startWorld() {
   requireBuiltPackage();
-  let server;
-  let url;
-  let wechatUrl;
-  if (loginServer) {
-    server = await startLoginServer();
-    ({ url, wechatUrl } = server);
-  } else {
-    server = createServer();
-    url = await server.listen();
-  }
+  const server = await startTestServer();
+  const { url, wechatUrl } = server;
   const appDir = makeAppDir(fs.mkdtempSync(path.join(os.tmpdir(), 'mp-session-app-')), DIST);
   const close = () => {
     fs.rmSync(appDir, { recursive: true, force: true });
@@ -44,26 +36,17 @@ async function startWorld({ loginServer = false } = {}) {
   return { server, url, wechatUrl, appDir, close };
 }
 
-// Runs `use(url, server)` against a fresh developer server, closing it whatever happens.
-async function withServer(options, use) {
-  const server = createServer(options);
-  const url = await server.listen();
-  try {
-    return await use(url, server);
-  } finally {
-    await server.close();
-  }
-}
-
 // mp-session-server (the binary a team deploys) on a fresh SQLite data directory, beside the mock
-// WeChat it exchanges codes with: { url, wechatUrl, mock, adminToken, close() }.
-async function startLoginServer() {
-  const wechat = await serveMockWeChat();
+// WeChat it exchanges codes with: { url, wechatUrl, mock, adminToken, close() }. `mock` takes the
+// MockWeChat's options (a fake clock's `now`, `acceptDeviceCodes`); `wechatBase(url)` may put
+// something between the server and the mock (the server then calls what it returns).
+async function startLoginServer({ mock = {}, wechatBase = (url) => url } = {}) {
+  const wechat = await serveMockWeChat(mock);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-session-server-'));
   const adminToken = crypto.randomBytes(16).toString('hex');
   // No rate limits here: the suites log in as often as their scenarios need (tests/rules.rs in
   // server/ checks the limits).
-  const server = await startServer({ dataDir, wechatUrl: wechat.url, adminToken, args: ['--auth-rate-per-address=0', '--auth-rate-per-openid=0'] });
+  const server = await startServer({ dataDir, wechatUrl: await wechatBase(wechat.url), adminToken, args: ['--auth-rate-per-address=0', '--auth-rate-per-openid=0'] });
   return {
     url: server.url,
     wechatUrl: wechat.url,
@@ -137,4 +120,4 @@ function watchUnhandled() {
   };
 }
 
-module.exports = { startWorld, startLoginServer, wechatError, withServer, watchUnhandled, launch, admin, settle, rejection, requireBuiltPackage, DIST };
+module.exports = { startWorld, startLoginServer, wechatError, watchUnhandled, launch, admin, settle, rejection, requireBuiltPackage, DIST };

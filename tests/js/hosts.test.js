@@ -20,7 +20,7 @@ function hostSim(world, adjust) {
 
 describe('hosts', () => {
   let world;
-  before(async () => { world = await startWorld({ loginServer: true }); });
+  before(async () => { world = await startWorld(); });
   after(() => world.close());
 
   test('without WXWebAssembly, TTWebAssembly (Douyin) loads the same wasm', async () => {

@@ -50,7 +50,7 @@ function generator(seed) {
 for (const profile of ['ios', 'android']) {
   describe(`shim fuzz (${profile})`, () => {
     let world;
-    before(async () => { world = await startWorld({ loginServer: true }); });
+    before(async () => { world = await startWorld(); });
     after(() => world.close());
 
     test(`${CASES} generated hostile inputs: nothing throws, everything settles once, the client survives`, async (t) => {
