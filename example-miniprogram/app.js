@@ -11,7 +11,7 @@ App({
       baseUrl: config.baseUrl,
       allowInsecureHttp: config.allowInsecureHttp,
       replyFields: ['user', 'isNewUser'],
-      // The developer server answers logins with a refresh token too: an expired access token is
+      // mp-session-server answers logins with a refresh token too: an expired access token is
       // renewed at /auth/refresh without wx.login, for every page at once.
       refresh: { path: '/auth/refresh' },
     });

@@ -1,7 +1,8 @@
 'use strict';
 // npm run bench:server — logins/s and refreshes/s with p50/p99 latency, driven by autocannon:
 // mp-session-server (its production build) on SQLite and on PostgreSQL, with 1 and 3 processes,
-// beside the Node developer server (dev-server/, nedb), all in one run against one mock WeChat
+// beside the Node developer server it replaced (dev-server/ on nedb, taken from git at
+// BASELINE_REV into a temporary directory), all in one run against one mock WeChat
 // in a process of its own. A benchmark, not a test: figures depend on the machine, and on a
 // 2-core machine the load generator, the mock, PostgreSQL and the servers share the cores, so
 // requests/s there measure the machine as much as the server. "server CPU ms each" is the CPU
@@ -21,6 +22,8 @@ const BINARY = path.join(ROOT, 'target', 'server', 'mp-session-server');
 const REQUESTS = Number(process.env.BENCH_REQUESTS || 3000);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS || 48);
 const POSTGRES = process.env.MP_SESSION_TEST_POSTGRES;
+// The last commit before mp-session-server replaced the Node developer server: the baseline.
+const BASELINE_REV = '552efa0342aeafbdc6c77373ffe27a65b714ab59';
 
 // A child node process serving the mock WeChat; resolves to its URL.
 function startMock() {
@@ -40,8 +43,24 @@ async function issueCodes(mockUrl, n, tag) {
   return codes;
 }
 
-function startNodeDevServer(mockUrl, dataDir) {
-  const child = spawn(process.execPath, [path.join(ROOT, 'dev-server', 'server.js'), '--port', '0', '--data', dataDir], {
+// dev-server/ as it was at BASELINE_REV, with its one dependency installed beside it; null (and
+// why) when this checkout lacks that commit (a shallow clone) or npm cannot install.
+function nodeDevServerDir() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-session-node-dev-server-'));
+  try {
+    const tar = path.join(dir, 'dev-server.tar');
+    execFileSync('git', ['-C', ROOT, 'archive', '--format=tar', '-o', tar, BASELINE_REV, 'dev-server'], { stdio: 'pipe' });
+    execFileSync('tar', ['-xf', tar, '-C', dir]);
+    fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ private: true, dependencies: { '@seald-io/nedb': '4.1.2' } }));
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: dir, stdio: 'pipe' });
+    return { dir };
+  } catch (error) {
+    return { why: String(error.stderr || error.message).trim().split('\n')[0] };
+  }
+}
+
+function startNodeDevServer(serverDir, mockUrl, dataDir) {
+  const child = spawn(process.execPath, [path.join(serverDir, 'dev-server', 'server.js'), '--port', '0', '--data', dataDir], {
     env: { ...process.env, WECHAT_API_BASE: mockUrl, WECHAT_APPID: '', WECHAT_SECRET: '' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -142,7 +161,10 @@ async function main() {
   const mock = await startMock();
   console.log(`${REQUESTS} logins, then ${REQUESTS} refreshes (each refresh token once), ${CONNECTIONS} connections, ${os.cpus().length} cores; mock WeChat on ${mock.url}\n`);
   const rows = [];
-  rows.push(await scenario('Node dev server (nedb), 1 process', mock, (dir) => startNodeDevServer(mock.url, dir)));
+  const baseline = nodeDevServerDir();
+  if (baseline.dir) rows.push(await scenario('Node dev server (nedb), 1 process', mock, (dir) => startNodeDevServer(baseline.dir, mock.url, dir)));
+  else console.log(`Node dev server row skipped: cannot check out ${BASELINE_REV.slice(0, 7)}'s dev-server/ (${baseline.why})`);
+  if (baseline.dir) fs.rmSync(baseline.dir, { recursive: true, force: true });
   for (const processes of [1, 3]) {
     rows.push(await scenario(`mp-session-server, SQLite, ${processes} process${processes > 1 ? 'es' : ''}`, mock, (dir) => startRust(mock.url, dir, `sqlite://${dir}/bench.db?mode=rwc`, processes)));
   }

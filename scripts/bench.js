@@ -1,13 +1,13 @@
 'use strict';
 // npm run bench: mp-session side by side with wafer2-client-sdk (Tencent) and minapp-sdk (ifanr),
-// each driven through its own public API in the same simulator against the same developer server,
-// in one run (each SDK in a process of its own, in V8 and in JavaScriptCore with the JIT off). Prints one table and writes it as JSON to bench/results/. Ratios are what we quote;
+// each driven through its own public API in the same simulator against the same
+// mp-session-server (behind the test proxy), in one run (each SDK in a process of its own, in V8 and in JavaScriptCore with the JIT off). Prints one table and writes it as JSON to bench/results/. Ratios are what we quote;
 // absolute times depend on the machine.
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const zlib = require('zlib');
-const { createServer } = require('../dev-server/server.js');
+const { startTestServer } = require('../tests/simulator/test-server.js');
 const { createSimulator } = require('../tests/simulator/simulator.js');
 const { SimStorage } = require('../tests/simulator/storage.js');
 const run = require('util').promisify(require('child_process').execFile);
@@ -123,13 +123,13 @@ const DRIVERS = {
     load(sim) {
       return Promise.resolve(sim.require('minapp-sdk'));
     },
-    // Its login talks to ifanr's cloud (hserve API, clientID); the developer server does not speak it.
+    // Its login talks to ifanr's cloud (hserve API, clientID); the test server does not speak it.
     client: null,
   },
 };
 
 // One SDK, measured in a process of its own (so no SDK runs on a JIT warmed or a heap filled by
-// another), against the one developer server the parent started.
+// another), against the one test server the parent started.
 async function measure(name, url) {
   const driver = DRIVERS[name];
   const row = { shipped: shippedBytes(name) };
@@ -234,7 +234,7 @@ async function measure(name, url) {
       row.crossingsPerRequest = (sim.crossings.total - before) / 20;
     }
   } else {
-    row.note = "login not driven: it logs in against ifanr's cloud (hserve API), which the developer server does not emulate";
+    row.note = "login not driven: it logs in against ifanr's cloud (hserve API), which the test server does not emulate";
   }
 
   // Start-up last: dozens of fresh runtimes (and wasm memories) would weigh on what follows.
@@ -263,8 +263,9 @@ async function main() {
     process.stdout.write(JSON.stringify(row));
     process.exit(0);
   }
-  const server = createServer({ peerProtocols: true });
-  const url = await server.listen();
+  // mp-session-server behind the test proxy, which also speaks wafer2's login protocol.
+  const server = await startTestServer();
+  const { url } = server;
   const byEngine = {};
   for (const engine of ENGINES) {
     const results = {};

@@ -141,25 +141,25 @@ function scanOutput(outputDir) {
 module.exports = { runBuiltApp, scanOutput, FIXTURE_BASE_URL };
 
 // node tests/frameworks/run-in-simulator.js <outputDir> [ios|android|devtools]
-// Starts a developer server on a free port, runs the built app against it, prints the timeline and
+// Starts mp-session-server (behind the test proxy) on a free port, runs the built app against it, prints the timeline and
 // what the scan found; exits 1 unless the app logged in once and showed 'me:200:…'.
 if (require.main === module) {
-  const { createServer } = require('../../dev-server/server.js');
+  const { startTestServer } = require('../simulator/test-server.js');
   const [outputDir, profile = 'ios'] = process.argv.slice(2);
   if (!outputDir) {
     console.error('usage: node tests/frameworks/run-in-simulator.js <build output dir> [ios|android|devtools]');
     process.exit(2);
   }
   (async () => {
-    const server = createServer();
-    const serverUrl = await server.listen();
+    const server = await startTestServer();
+    const serverUrl = server.url;
     let ok = false;
     try {
       const { sim, toasts, logs } = await runBuiltApp({ outputDir, serverUrl, profile });
       console.log(sim.formatTimeline());
       if (logs.length) console.log(`app output:\n${logs.join('\n')}`);
       const logins = sim.count('login');
-      const exchanges = server.state.stats.code2Session;
+      const exchanges = server.mock.stats.code2SessionCalls;
       console.log(`[${profile}] wx.login ×${logins}, code exchanges ×${exchanges}, toasts: ${JSON.stringify(toasts)}`);
       ok = logins === 1 && exchanges === 1 && toasts.length === 1 && /^me:200:./.test(toasts[0]);
     } catch (error) {

@@ -1,17 +1,17 @@
 'use strict';
-// The test world itself: the developer server (durable store, WeChat's errcodes, admin controls),
-// the embedded mock WeChat and the simulator (storage limits, relaunch, request cap, wasm loading).
+// The test world itself: the test server (mp-session-server behind the proxy with the suites'
+// switches and counters), the mock WeChat and the simulator (storage limits, relaunch, request cap, wasm loading).
 // The SDK's tests are only as good as these.
 const { describe, test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { createServer } = require('../../dev-server/server.js');
+const { startTestServer } = require('../simulator/test-server.js');
 const { createSimulator } = require('../simulator/simulator.js');
 const { createFakeClock } = require('../simulator/clock.js');
 const { SimStorage, MAX_KEY_BYTES } = require('../simulator/storage.js');
-const { admin, withServer } = require('./helpers.js');
+const { admin } = require('./helpers.js');
 
 const tempDir = (label) => fs.mkdtempSync(path.join(os.tmpdir(), `mp-session-${label}-`));
 
@@ -28,9 +28,19 @@ async function me(url, token) {
   return (await fetch(`${url}/api/me`, { headers: { authorization: `Bearer ${token}` } })).status;
 }
 
-describe('developer server and mock WeChat', () => {
+// Each test starts its own: the binary takes a few milliseconds to start.
+async function withTestServer(options, use) {
+  const server = await startTestServer(options);
+  try {
+    return await use(server.url, server);
+  } finally {
+    await server.close();
+  }
+}
+
+describe('the test server (mp-session-server behind the test proxy) and the mock WeChat', () => {
   test('a code is exchanged once: reuse answers 40163, an unknown code 40029, each with its status', async () => {
-    await withServer({}, async (url) => {
+    await withTestServer({}, async (url) => {
       const code = await codeFor(url);
       const first = await post(`${url}/auth/login`, { code });
       assert.equal(first.status, 200);
@@ -46,7 +56,7 @@ describe('developer server and mock WeChat', () => {
   });
 
   test('run for DevTools, the mock takes a code it did not issue, still only once', async () => {
-    await withServer({ acceptDeviceCodes: true }, async (url) => {
+    await withTestServer({ mock: { acceptDeviceCodes: true } }, async (url) => {
       const first = await post(`${url}/auth/login`, { code: 'from-devtools-wx-login' });
       assert.equal(first.status, 200);
       const reused = await post(`${url}/auth/login`, { code: 'from-devtools-wx-login' });
@@ -56,7 +66,7 @@ describe('developer server and mock WeChat', () => {
 
   test('a code older than five minutes is refused with 40029', async () => {
     const clock = createFakeClock();
-    await withServer({ now: clock.now }, async (url) => {
+    await withTestServer({ mock: { now: clock.now } }, async (url) => {
       const code = await codeFor(url);
       clock.jump(5 * 60 * 1000 + 1);
       const late = await post(`${url}/auth/login`, { code });
@@ -65,7 +75,7 @@ describe('developer server and mock WeChat', () => {
   });
 
   test('WeChat errcodes pass through with the statuses of DESIGN.md', async () => {
-    await withServer({}, async (url) => {
+    await withTestServer({}, async (url) => {
       for (const [errcode, status] of [[-1, 503], [40029, 400], [40163, 400], [45011, 429], [40226, 403]]) {
         await admin(url, '/admin/wechat-error', { errcode });
         const reply = await post(`${url}/auth/login`, { code: await codeFor(url) });
@@ -76,7 +86,7 @@ describe('developer server and mock WeChat', () => {
   });
 
   test('the mock rate-limits a user past 100 exchanges a minute with 45011', async () => {
-    await withServer({}, async (url) => {
+    await withTestServer({}, async (url) => {
       for (let i = 0; i < 100; i++) assert.equal((await post(`${url}/auth/login`, { code: await codeFor(url, 'o-busy') })).status, 200);
       const limited = await post(`${url}/auth/login`, { code: await codeFor(url, 'o-busy') });
       assert.deepEqual([limited.status, limited.body.errcode], [429, 45011]);
@@ -84,55 +94,47 @@ describe('developer server and mock WeChat', () => {
     });
   });
 
-  test('tokens expire after the lifetime set by admin; revoke-all ends every session', async () => {
-    const clock = createFakeClock();
-    await withServer({ now: clock.now }, async (url) => {
+  test('the lifetime clients are told; revoke-access keeps refresh tokens, revoke-all ends every session', async () => {
+    await withTestServer({}, async (url) => {
       assert.equal((await admin(url, '/admin/token-lifetime', { seconds: 60 })).ok, true);
-      const { body } = await post(`${url}/auth/login`, { code: await codeFor(url) });
-      assert.equal(body.expiresIn, 60);
-      assert.equal(await me(url, body.token), 200);
-      clock.jump(60_000);
-      assert.equal(await me(url, body.token), 401);
-      const second = (await post(`${url}/auth/login`, { code: await codeFor(url) })).body.token;
+      const login = (await post(`${url}/auth/login`, { code: await codeFor(url) })).body;
+      assert.equal(login.expiresIn, 60);
+      assert.equal(await me(url, login.token), 200);
+      await admin(url, '/admin/revoke-access', {});
+      assert.equal(await me(url, login.token), 401, 'the access token is retired on the server');
+      const refreshed = await post(`${url}/auth/refresh`, { refreshToken: login.refreshToken });
+      assert.deepEqual([refreshed.status, refreshed.body.expiresIn], [200, 60]);
+      assert.equal(await me(url, refreshed.body.token), 200);
       await admin(url, '/admin/revoke-all', {});
-      assert.equal(await me(url, second), 401);
+      assert.equal(await me(url, refreshed.body.token), 401);
+      assert.equal((await post(`${url}/auth/refresh`, { refreshToken: refreshed.body.refreshToken })).status, 401);
       assert.equal((await admin(url, '/admin/token-lifetime', { seconds: -1 })).errmsg, 'seconds must be a positive integer');
     });
   });
 
-  test('an injected API error answers the next call only', async () => {
-    await withServer({}, async (url) => {
-      const { token } = (await post(`${url}/auth/login`, { code: await codeFor(url) })).body;
-      await admin(url, '/admin/inject-api', { status: 500 });
-      assert.equal(await me(url, token), 500);
-      assert.equal(await me(url, token), 200);
+  test('the counters the suites read: a refresh token presented again is counted as reuse', async () => {
+    await withTestServer({}, async (url) => {
+      const login = (await post(`${url}/auth/login`, { code: await codeFor(url) })).body;
+      assert.equal((await post(`${url}/auth/refresh`, { refreshToken: login.refreshToken })).status, 200);
+      assert.equal((await post(`${url}/auth/refresh`, { refreshToken: login.refreshToken })).status, 401);
+      assert.equal((await post(`${url}/auth/refresh`, { refreshToken: 'made-up' })).status, 401);
+      const stats = await admin(url, '/admin/stats');
+      assert.deepEqual([stats.logins, stats.loginsGranted, stats.code2Session, stats.refreshes, stats.refreshesRefused, stats.refreshReuse], [1, 1, 1, 1, 2, 1]);
     });
   });
 
-  test('users and sessions survive a restart; the data file holds no token', async () => {
-    const dataDir = tempDir('server-data');
-    const logs = [];
-    let server = createServer({ dataDir, log: (line) => logs.push(line) });
-    let url = await server.listen();
-    const { token } = (await post(`${url}/auth/login`, { code: await codeFor(url, 'o-durable') })).body;
-    const userId = (await (await fetch(`${url}/api/me`, { headers: { authorization: `Bearer ${token}` } })).json()).userId;
-    await server.close();
-
-    const files = fs.readdirSync(dataDir).map((f) => fs.readFileSync(path.join(dataDir, f), 'utf8')).join('\n');
-    assert.ok(!files.includes(token), 'tokens are stored hashed');
-    assert.ok(!logs.join('\n').includes(token), 'tokens never reach the log');
-
-    server = createServer({ dataDir });
-    url = await server.listen();
-    try {
-      const res = await fetch(`${url}/api/me`, { headers: { authorization: `Bearer ${token}` } });
-      assert.equal(res.status, 200);
-      assert.equal((await res.json()).userId, userId);
-      assert.deepEqual(await server.store.counts(), { users: 1, sessions: 1 });
-    } finally {
-      await server.close();
-      fs.rmSync(dataDir, { recursive: true, force: true });
-    }
+  test('the test routes serve only callers the server knows; an injected API error answers the next call only', async () => {
+    await withTestServer({}, async (url) => {
+      const { token } = (await post(`${url}/auth/login`, { code: await codeFor(url) })).body;
+      const echo = await post(`${url}/api/echo`, { hello: 1 }, { authorization: `Bearer ${token}` });
+      assert.deepEqual([echo.status, echo.body.echo], [200, '{"hello":1}']);
+      assert.equal((await post(`${url}/api/echo`, {}, { authorization: 'Bearer made-up' })).status, 401);
+      assert.equal((await post(`${url}/api/never`, {}, { authorization: `Bearer ${token}` })).status, 401);
+      await admin(url, '/admin/inject-api', { status: 500 });
+      assert.equal(await me(url, token), 500);
+      assert.equal(await me(url, token), 200);
+      assert.equal((await admin(url, '/admin/stats')).unauthorized, 2);
+    });
   });
 });
 
@@ -155,7 +157,7 @@ describe('simulator', () => {
   });
 
   test('wx.request: real HTTP, at most 10 in flight, the rest queued; every call on the timeline', async () => {
-    await withServer({}, async (url) => {
+    await withTestServer({}, async (url) => {
       const { token } = (await post(`${url}/auth/login`, { code: await codeFor(url) })).body;
       const sim = createSimulator({ appDir: tempDir('sim-app'), serverUrl: url, profile: 'ios' });
       const answers = Array.from({ length: 15 }, () => new Promise((resolve, reject) => sim.wx.request({
@@ -173,7 +175,7 @@ describe('simulator', () => {
   });
 
   test('wx.login gives a fresh one-time code; injected faults fail or hang it', async () => {
-    await withServer({}, async (url) => {
+    await withTestServer({}, async (url) => {
       const sim = createSimulator({ appDir: tempDir('sim-app'), serverUrl: url, profile: 'android' });
       const login = () => new Promise((resolve) => sim.wx.login({ success: resolve, fail: resolve }));
       const [a, b] = [await login(), await login()];

@@ -94,8 +94,9 @@ function sidOf(setCookie) {
   return line ? /^sid=([^;]*)/.exec(line)[1] : null;
 }
 
-async function startTestServer({ log = () => {} } = {}) {
-  const wechat = await serveMockWeChat({ log });
+// `mock`: the MockWeChat's options (a fake clock's `now`, `acceptDeviceCodes`).
+async function startTestServer({ log = () => {}, mock: mockOptions = {} } = {}) {
+  const wechat = await serveMockWeChat(Object.assign({ log }, mockOptions));
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-session-server-'));
   const adminToken = crypto.randomBytes(16).toString('hex');
   // No rate limits: the suites log in as often as their scenarios need (server/tests/rules.rs
