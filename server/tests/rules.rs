@@ -471,7 +471,7 @@ async fn logins_past_the_rate_limit_answer_429_with_retry_after() {
 }
 
 #[tokio::test]
-async fn healthz_and_unknown_routes() {
+async fn healthz_unknown_routes_and_wrong_methods() {
     let w = world(&[]).await;
     let (status, body) = w.server.call("GET", "/healthz", None, None).await;
     assert_eq!((status, body["ok"].as_bool()), (200, Some(true)));
@@ -480,6 +480,8 @@ async fn healthz_and_unknown_routes() {
     assert_eq!(body["database"], want, "the suite runs on the database it was asked for");
     let (status, body) = w.server.call("GET", "/nothing", None, None).await;
     assert_eq!((status, body["errcode"].as_i64()), (404, Some(40404)));
+    let (status, body) = w.server.call("GET", "/auth/login", None, None).await;
+    assert_eq!((status, body["errcode"].as_i64()), (405, Some(40405)), "a wrong method answers JSON too");
 }
 
 #[tokio::test]

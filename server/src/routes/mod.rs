@@ -45,6 +45,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/.well-known/jwks.json", get(jwks))
         .route("/healthz", get(healthz))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, 40404, "no such route") })
+        // A known route with the wrong method: the { errcode, errmsg } body every error has.
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, 40405, "wrong method for this route")
+        })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .with_state(app)

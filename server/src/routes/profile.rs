@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -95,7 +96,7 @@ pub async fn set_avatar(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     authed: Authed,
-    mut multipart: Multipart,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let no_file = || {
         ApiError::new(
@@ -105,6 +106,8 @@ pub async fn set_avatar(
         )
     };
     let too_large = || ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, 40213, "the image must be at most 2 MB");
+    // Not multipart/form-data with a boundary: the same 40211, not axum's plain-text 400.
+    let mut multipart = multipart.map_err(|_| no_file())?;
     let mut file = None;
     loop {
         let field = match multipart.next_field().await {
@@ -146,6 +149,8 @@ pub async fn avatar_file(State(app): State<Arc<App>>, Path(name): Path<String>) 
         [
             (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "public, max-age=31536000, immutable".to_owned()),
+            // Uploaded bytes: a browser must not sniff a "PNG" into HTML.
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
         ],
         data,
     )
