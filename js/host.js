@@ -28,6 +28,8 @@ const POST_JSON = 6; // the code exchange, a refresh, an account login
 const STORED_NOTHING = 0;
 const STORED_TEXT = 1;
 const STORED_OTHER = 2;
+// How a login answers in `status`: a code, or Douyin's anonymousCode.
+const CODE_ANONYMOUS = 1;
 const METHODS = ['', 'getStorage', 'setStorage', 'removeStorage', 'checkSession', 'login', 'request'];
 
 function defineOwn(target, key, value) {
@@ -64,6 +66,7 @@ function failureOf(method, error) {
     const text = error && (typeof error.errMsg === 'string' ? error.errMsg : error.message);
     if (typeof text === 'string' && text.length <= MAX_ERRMSG_LENGTH) errMsg = text;
     if (error && typeof error.errno === 'number') errno = error.errno;
+    else if (error && typeof error.errNo === 'number') errno = error.errNo; // Douyin's spelling
   } catch (e) {
     // A hostile error object: its text is not needed.
   }
@@ -146,11 +149,12 @@ function abortTask(task) {
 
 /**
  * The host of one page client on `platform`; `settle(entry, ok, value)` settles a page's call.
+ * `forceLogin` is Douyin's tt.login `force` (show the login sheet to a user not logged in).
  * `path` is what the wasm Client is given (its `Host`); `start(client)` binds it to that Client,
  * `end()` forgets every request, aborts every task and clears the timer (dispose, a trapped
  * instance), and `request(client, kind, options, entry)` starts a page's request.
  */
-function createHost(platform, settle) {
+function createHost(platform, settle, forceLogin) {
   const requests = new Map(); // id → { kind, options, entry, answer: { op, response } | null }
   const tasks = new Map(); // op → the platform's task, for abort
   const headers = new Map(); // number → [name, value], the newest two sessions'
@@ -203,6 +207,8 @@ function createHost(platform, settle) {
       if (kind === GET_STORAGE || kind === SET_STORAGE || kind === REMOVE_STORAGE) defineOwn(options, 'key', text);
       if (kind === SET_STORAGE) defineOwn(options, 'data', more);
       if (kind === LOGIN) defineOwn(options, 'timeout', timeout);
+      // tt.login's force defaults to true: without it a user not logged into Douyin sees its sheet.
+      if (kind === LOGIN && typeof tt !== 'undefined') defineOwn(options, 'force', forceLogin);
       if (kind === POST_JSON) {
         defineOwn(options, 'url', text);
         defineOwn(options, 'method', 'POST');
@@ -230,7 +236,12 @@ function createHost(platform, settle) {
               answerText = data;
             } else status = STORED_OTHER;
           } else if (kind === LOGIN) {
-            const code = response ? response.code : undefined;
+            // Douyin gives `code` only to a user logged into the Douyin app, `anonymousCode` always.
+            let code = response ? response.code : undefined;
+            if (!(typeof code === 'string' && code) && response && typeof response.anonymousCode === 'string' && response.anonymousCode) {
+              code = response.anonymousCode;
+              status = CODE_ANONYMOUS;
+            }
             if (typeof code === 'string' && code.length > MAX_CODE_LENGTH) return answered(false, 0, 'login:fail the code is longer than 1 KB', NaN);
             answerText = typeof code === 'string' ? code : '';
           } else if (kind === POST_JSON) {

@@ -78,10 +78,16 @@ export interface Platform {
 export interface ClientOptions {
   /** Your server, e.g. 'https://api.example.com'. http:// is refused unless allowInsecureHttp. */
   baseUrl: string;
-  /** Path of the code exchange: POST { code } → { token, expiresIn }. Default '/auth/login'. */
+  /** Path of the code exchange: POST { code } (Douyin without a code: { anonymousCode }) → { token, expiresIn }. Default '/auth/login'. */
   loginPath?: string;
-  /** The platform object. Default: the global `wx`. */
+  /** The platform object. Default: the global `wx`, else Douyin's `tt`. */
   platform?: Platform;
+  /**
+   * Douyin: let tt.login show its login sheet to a user not logged into the Douyin app (its
+   * `force`). Default false: such a user logs in with the `anonymousCode`, posted as
+   * `{ anonymousCode }`. Ignored elsewhere.
+   */
+  forceHostLogin?: boolean;
   /** Path of the wasm in the code package. Default '/miniprogram_npm/mp-session/mp_session_bg.wasm.br'. */
   wasmPath?: string;
   /** Storage key of the session. Default 'mp-session'. */

@@ -33,6 +33,7 @@ function createClient(options) {
   const input = readClientOptions(options);
   let platform = input.platform;
   if (platform === undefined && typeof wx !== 'undefined') platform = wx;
+  else if (platform === undefined && typeof tt !== 'undefined') platform = tt; // Douyin
 
   // The core's own answer for warm calls: { view, until } from readySession/readyUntil. It holds
   // until `until`, and only while nothing else reaches the client and no event comes (the core's
@@ -69,7 +70,7 @@ function createClient(options) {
 
   // The host adapter (js/host.js): the platform calls, the page's requests (their options and
   // tasks stay in JS) and the timer, performed as the core decides.
-  const host = createHost(platform, settle);
+  const host = createHost(platform, settle, input.forceHostLogin === true);
   function onTrap(trap) {
     runtime = null;
     wasmClient = null;
@@ -84,7 +85,10 @@ function createClient(options) {
         if (disposed) throw disposedError();
         if (input.error) throw input.error;
         if (!platform || (typeof platform !== 'object' && typeof platform !== 'function')) {
-          throw new MpSessionError('CONFIG_INVALID', 'invalid option `platform`: no global wx found; pass the platform object (wx, uni, tt, qq)', { option: 'platform' });
+          throw new MpSessionError('CONFIG_INVALID', 'invalid option `platform`: no global wx or tt found; pass the platform object (wx, uni, tt, qq)', { option: 'platform' });
+        }
+        if (input.forceHostLogin !== undefined && typeof input.forceHostLogin !== 'boolean') {
+          throw new MpSessionError('CONFIG_INVALID', 'invalid option `forceHostLogin`: must be true or false', { option: 'forceHostLogin' });
         }
         if (input.wasmPath !== undefined && typeof input.wasmPath !== 'string') {
           throw new MpSessionError('CONFIG_INVALID', 'invalid option `wasmPath`: must be a path in the code package', { option: 'wasmPath' });

@@ -34,6 +34,27 @@ fn cold_login_reads_storage_logs_in_and_stores_only_token_and_expiry() {
 }
 
 #[test]
+fn douyins_anonymous_code_is_posted_as_anonymous_code_and_logs_in_like_a_code() {
+    let mut h = Harness::new(config());
+    let w = h.ensure(false);
+    h.read_storage(StorageValue::Missing);
+    let (op, _) = h.take(|e| matches!(e, Effect::RequestCode { .. }));
+    h.answer(op, Outcome::Code(Ok(LoginCode::anonymous("anon-1".into()))));
+    let (op, post) = h.take(|e| matches!(e, Effect::PostCode { .. }));
+    let Effect::PostCode { code, payload, .. } = &post else { unreachable!() };
+    assert_eq!(login_request_body(code, payload.as_ref()), r#"{"anonymousCode":"anon-1"}"#);
+    h.answer(
+        op,
+        Outcome::Reply(Ok(HttpReply {
+            status: 200,
+            body: r#"{"token":"tok-a","expiresIn":60}"#.into(),
+            cookies: None,
+        })),
+    );
+    assert_eq!(h.token_of(w), "tok-a");
+}
+
+#[test]
 fn a_valid_stored_session_needs_no_login() {
     let mut h = Harness::new(config());
     let w = h.ensure(false);

@@ -94,9 +94,12 @@ pub enum Effect {
     Abort,
 }
 
-/// The body of the code exchange: `{"code":"…"}`, followed by the payload's members if any.
+/// The body of the code exchange: `{"code":"…"}` (Douyin's anonymous code as
+/// `{"anonymousCode":"…"}`), followed by the payload's members if any.
 pub fn login_request_body(code: &LoginCode, payload: Option<&Payload>) -> String {
-    let mut body = String::from("{\"code\":");
+    let mut body = String::from("{");
+    write_string(&mut body, code.field());
+    body.push(':');
     write_string(&mut body, code.expose());
     if let Some(members) = payload.map(Payload::members).filter(|m| !m.is_empty()) {
         body.push(',');

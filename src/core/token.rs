@@ -23,16 +23,33 @@ impl fmt::Debug for Token {
     }
 }
 
-/// The code `wx.login` returns: valid five minutes, usable once.
+/// The code `wx.login` returns: valid five minutes, usable once. On Douyin, `tt.login` gives a
+/// `code` only to a user logged into the Douyin app, and always an `anonymousCode`; the server
+/// exchanges either, and learns which it got from the field it arrives in.
 #[derive(Clone, PartialEq, Eq)]
-pub struct LoginCode(String);
+pub struct LoginCode {
+    value: String,
+    anonymous: bool,
+}
 
 impl LoginCode {
     pub fn new(value: String) -> Self {
-        LoginCode(value)
+        LoginCode { value, anonymous: false }
+    }
+    /// Douyin's `anonymousCode`, for a user not logged into the Douyin app.
+    pub fn anonymous(value: String) -> Self {
+        LoginCode { value, anonymous: true }
     }
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.value
+    }
+    /// The member of the exchange's body that carries it.
+    pub fn field(&self) -> &'static str {
+        if self.anonymous {
+            "anonymousCode"
+        } else {
+            "code"
+        }
     }
 }
 
@@ -69,7 +86,7 @@ mod tests {
     #[test]
     fn debug_output_is_redacted() {
         let t = Token::new("secret-token-value".into());
-        let c = LoginCode::new("081abcdef".into());
+        let c = LoginCode::anonymous("081abcdef".into());
         let s = Secret::new("{\"password\":\"secret\"}".into());
         let shown = format!("{t:?} {c:?} {:?} {s:?}", Some(&t));
         assert!(!shown.contains("secret") && !shown.contains("081"), "{shown}");

@@ -18,6 +18,9 @@ pub const POST_JSON: u32 = 6;
 pub const STORED_NOTHING: u32 = 0;
 pub const STORED_TEXT: u32 = 1;
 
+/// How a login answers in `status`: `text` is a code, or Douyin's `anonymousCode`.
+pub const CODE_ANONYMOUS: u32 = 1;
+
 /// What a platform call in flight will answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Awaiting {
@@ -89,6 +92,9 @@ pub fn outcome(
         }),
         Awaiting::Storage => Outcome::StorageDone(if ok { Ok(()) } else { Err(failure()) }),
         Awaiting::CheckSession => Outcome::SessionChecked(ok),
+        Awaiting::Code if ok && status as u32 == CODE_ANONYMOUS => {
+            Outcome::Code(Ok(LoginCode::anonymous(text.unwrap_or_default())))
+        }
         Awaiting::Code if ok => Outcome::Code(Ok(LoginCode::new(text.unwrap_or_default()))),
         Awaiting::Code => Outcome::Code(Err(failure())),
         Awaiting::Reply if ok => {
