@@ -10,6 +10,10 @@
 //   five minutes, usable once) that POST /wxa/business/getuserphonenumber?access_token= exchanges
 //   for the user's number. Each mock user has a fixed mock number (138 and eight digits from the
 //   openid); only the server side ever sees it whole.
+// - Douyin (FACTS.md, "Other hosts"): tt.login gives an `anonymousCode` always and a `code` to a
+//   user logged into the Douyin app; POST /api/apps/v2/jscode2session { appid, secret, code,
+//   anonymous_code } answers { err_no, err_tips, data: { session_key, openid, anonymous_openid,
+//   unionid } }, session_key, openid and unionid only for a code. Codes: five minutes, once.
 const crypto = require('crypto');
 
 const CODE_LIFETIME_MS = 5 * 60 * 1000;
@@ -18,6 +22,7 @@ const ACCESS_TOKEN_LIFETIME_S = 7200;
 const ACCESS_TOKEN_OVERLAP_MS = 5 * 60 * 1000; // an old token's grace, and the stable token's early renewal
 const RATE_LIMIT_PER_MINUTE = 100;
 const DEVTOOLS_OPENID = 'o-devtools-user';
+const DOUYIN = { appid: 'tt-mock-appid', secret: 'tt-mock-secret' };
 
 const sha256 = (text) => crypto.createHash('sha256').update(text).digest('hex');
 
@@ -44,7 +49,9 @@ class MockWeChat {
     this.forced = []; // errcodes for jscode2session to answer next, in order
     this.forcedPhone = []; // errcodes for getuserphonenumber to answer next, in order
     this.sessionKeysGiven = [];
-    this.stats = { code2SessionCalls: 0, sessionsGiven: 0, tokenCalls: 0, stableTokenCalls: 0, tokensIssued: 0, phoneNumberCalls: 0, phoneNumbersGiven: 0 };
+    this.douyinCodes = new Map(); // code or anonymous code → { openid, anonymous, issuedAt, used }
+    this.douyinForced = []; // err_no for jscode2session to answer next
+    this.stats = { douyinExchanges: 0, douyinSessionsGiven: 0, code2SessionCalls: 0, sessionsGiven: 0, tokenCalls: 0, stableTokenCalls: 0, tokensIssued: 0, phoneNumberCalls: 0, phoneNumbersGiven: 0 };
   }
 
   // What wx.login would give the device of user `openid`.
@@ -59,6 +66,45 @@ class MockWeChat {
     const code = crypto.randomBytes(32).toString('hex');
     this.phoneCodes.set(code, { openid, issuedAt: this.now(), used: false });
     return code;
+  }
+
+  // What tt.login gives the device of Douyin user `openid`: an anonymous code always, a code when
+  // the user is logged into the Douyin app.
+  issueDouyinCodes(openid, { anonymous = false } = {}) {
+    const issue = (isAnonymous) => {
+      const code = crypto.randomBytes(16).toString('hex');
+      this.douyinCodes.set(code, { openid, anonymous: isAnonymous, issuedAt: this.now(), used: false });
+      return code;
+    };
+    const codes = { anonymousCode: issue(true) };
+    if (!anonymous) codes.code = issue(false);
+    return codes;
+  }
+
+  // Answers like POST https://developer.toutiao.com/api/apps/v2/jscode2session.
+  douyinCode2Session(body) {
+    this.stats.douyinExchanges++;
+    const refuse = (errNo, tips) => ({ err_no: errNo, err_tips: tips, data: {} });
+    if (this.douyinForced.length) return refuse(this.douyinForced.shift(), 'injected error');
+    if (!body || body.appid !== DOUYIN.appid || body.secret !== DOUYIN.secret) return refuse(40015, 'bad appid or secret');
+    const take = (code, anonymous) => {
+      const entry = typeof code === 'string' && code ? this.douyinCodes.get(code) : null;
+      if (!entry || entry.anonymous !== anonymous || entry.used || this.now() - entry.issuedAt > CODE_LIFETIME_MS) return null;
+      entry.used = true;
+      return entry;
+    };
+    if (!body.code && !body.anonymous_code) return refuse(40014, 'code and anonymous_code are both empty');
+    const named = body.code ? take(body.code, false) : null;
+    const anonymous = body.anonymous_code ? take(body.anonymous_code, true) : null;
+    if ((body.code && !named) || (body.anonymous_code && !anonymous)) return refuse(40018, 'bad code');
+    this.stats.douyinSessionsGiven++;
+    const data = { anonymous_openid: anonymous ? `anon-${anonymous.openid}` : '' };
+    if (named) {
+      const sessionKey = crypto.randomBytes(16).toString('base64');
+      this.sessionKeysGiven.push(sessionKey);
+      Object.assign(data, { session_key: sessionKey, openid: `tt-${named.openid}`, unionid: `union-${named.openid}` });
+    }
+    return { err_no: 0, err_tips: 'success', data };
   }
 
   // Answers like GET https://api.weixin.qq.com/sns/jscode2session.
@@ -183,6 +229,8 @@ class MockWeChat {
         return method === 'POST' ? this.getStableAccessToken(body) : postOnly();
       case '/wxa/business/getuserphonenumber':
         return method === 'POST' ? this.getPhoneNumber(query.access_token, body) : postOnly();
+      case '/api/apps/v2/jscode2session':
+        return method === 'POST' ? this.douyinCode2Session(body) : { err_no: 40014, err_tips: 'require POST', data: {} };
       default:
         return null;
     }
@@ -204,10 +252,11 @@ MockWeChat.messages = {
 //        WeChat's API, answered as WeChat does (HTTP 200 with errcodes)
 //   GET  /mock-wechat/login?openid= → { code }        what wx.login gives that user
 //   GET  /mock-wechat/phone-code?openid= → { code }   what getPhoneNumber gives
+//   GET  /mock-douyin/login?openid=[&anonymous=1] → { anonymousCode, code? }   what tt.login gives
 //   POST /mock-wechat/errors { api: 'code2session' | 'phone', errcode, times? }: errcodes to answer next
 //   GET  /mock-wechat/stats → the calls counted so far
 // Returns a request handler `(req, res, url) → Promise<boolean>` (false: not a mock route).
-const MOCK_API = new Set(['/sns/jscode2session', '/cgi-bin/token', '/cgi-bin/stable_token', '/wxa/business/getuserphonenumber']);
+const MOCK_API = new Set(['/sns/jscode2session', '/cgi-bin/token', '/cgi-bin/stable_token', '/wxa/business/getuserphonenumber', '/api/apps/v2/jscode2session']);
 
 function mockRoutes(mock, log = () => {}) {
   const send = (res, status, body) => {
@@ -231,6 +280,7 @@ function mockRoutes(mock, log = () => {}) {
     const openid = () => url.searchParams.get('openid') || 'o-demo-user';
     if (route === '/mock-wechat/login') return send(res, 200, { code: mock.issueCode(openid()) }), true;
     if (route === '/mock-wechat/phone-code') return send(res, 200, { code: mock.issuePhoneCode(openid()) }), true;
+    if (route === '/mock-douyin/login') return send(res, 200, mock.issueDouyinCodes(openid(), { anonymous: url.searchParams.get('anonymous') === '1' })), true;
     if (route === '/mock-wechat/stats') return send(res, 200, mock.stats), true;
     if (route === '/mock-wechat/errors' && req.method === 'POST') {
       const body = (await readJson(req)) || {};
@@ -286,4 +336,5 @@ module.exports = {
   PHONE_CODE_LIFETIME_MS,
   ACCESS_TOKEN_LIFETIME_S,
   DEVTOOLS_OPENID,
+  DOUYIN,
 };

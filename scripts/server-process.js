@@ -18,7 +18,8 @@ function bareLine(line) {
 async function startServer({ binary = BINARY, dataDir, wechatUrl, appid = 'wx-mock-appid', secret = 'mock-secret', adminToken, port = 0, args = [], log = () => {}, env = {} } = {}) {
   if (!fs.existsSync(binary)) throw new Error(`${path.relative(ROOT, binary)} is missing: run \`cargo build -p mp-session-server\` (npm test and npm run demo do it first)`);
   const flags = [`--listen=127.0.0.1:${port}`, `--data-dir=${dataDir}`, `--wechat-appid=${appid}`, `--wechat-secret=${secret}`];
-  if (wechatUrl) flags.push(`--wechat-api-base=${wechatUrl}`);
+  // The mock WeChat plays Douyin's jscode2session too (dev-server/mock-wechat.js).
+  if (wechatUrl) flags.push(`--wechat-api-base=${wechatUrl}`, '--douyin-appid=tt-mock-appid', '--douyin-secret=tt-mock-secret', `--douyin-api-base=${wechatUrl}`);
   const childEnv = { ...process.env, ...env };
   // The admin token travels in the environment, never on a command line others can read.
   if (adminToken) childEnv.MP_SESSION_ADMIN_TOKEN = adminToken;

@@ -33,6 +33,16 @@ pub struct Config {
     /// WeChat's API base; tests and the demo point it at the mock WeChat.
     #[arg(long, env = "WECHAT_API_BASE", default_value = WECHAT_API)]
     pub wechat_api_base: String,
+    /// The Douyin mini-app's appid: with DOUYIN_SECRET, `POST /auth/douyin/login` exchanges
+    /// tt.login's codes (without them that route answers 404).
+    #[arg(long, env = "DOUYIN_APPID")]
+    pub douyin_appid: Option<String>,
+    /// The Douyin mini-app's secret.
+    #[arg(long, env = "DOUYIN_SECRET", hide_env_values = true)]
+    pub douyin_secret: Option<String>,
+    /// Douyin's API base; tests point it at the mock.
+    #[arg(long, env = "DOUYIN_API_BASE", default_value = crate::douyin::DOUYIN_API)]
+    pub douyin_api_base: String,
     /// Bearer token of the /admin/ routes; without it they answer 403.
     #[arg(long, env = "MP_SESSION_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
@@ -59,6 +69,13 @@ pub struct Config {
     pub database_connections: u32,
 }
 
+/// http:// on this machine: the mock WeChat's address in tests and the demo.
+fn is_loopback_http(base: &str) -> bool {
+    ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+        .iter()
+        .any(|local| base == *local || base.starts_with(&format!("{local}:")) || base.starts_with(&format!("{local}/")))
+}
+
 impl Config {
     /// The database URL: the configured one, or SQLite in the data directory.
     pub fn database_url(&self) -> String {
@@ -75,14 +92,18 @@ impl Config {
         {
             return Err("WECHAT_APPID and WECHAT_SECRET are required (the mini-program's appid and secret; the mock WeChat takes wx-mock-appid / mock-secret)".into());
         }
-        let base = self.wechat_api_base.trim_end_matches('/');
-        let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"].iter().any(|local| {
-            base == *local || base.starts_with(&format!("{local}:")) || base.starts_with(&format!("{local}/"))
-        });
-        if !base.starts_with("https://") && !loopback {
-            return Err(format!(
-                "WECHAT_API_BASE must be https:// (http:// only on 127.0.0.1, for the mock WeChat): {base}"
-            ));
+        for (name, base) in [("WECHAT_API_BASE", &self.wechat_api_base), ("DOUYIN_API_BASE", &self.douyin_api_base)] {
+            let base = base.trim_end_matches('/');
+            if !base.starts_with("https://") && !is_loopback_http(base) {
+                return Err(format!(
+                    "{name} must be https:// (http:// only on 127.0.0.1, for the mock WeChat): {base}"
+                ));
+            }
+        }
+        if self.douyin_appid.as_deref().unwrap_or("").is_empty()
+            != self.douyin_secret.as_deref().unwrap_or("").is_empty()
+        {
+            return Err("DOUYIN_APPID and DOUYIN_SECRET go together (the Douyin mini-app's appid and secret)".into());
         }
         if self.access_ttl < 60 || self.refresh_ttl < self.access_ttl {
             return Err("ACCESS_TOKEN_TTL must be at least 60 s and REFRESH_TOKEN_TTL at least ACCESS_TOKEN_TTL".into());

@@ -1,7 +1,8 @@
 //! mp-session-server: the server half of mp-session. `routes/` answers HTTP, `wechat` is the one
-//! client of WeChat's API, `store/` is the SQL, `tokens` the JWTs, `keys` the server's secrets.
+//! client of WeChat's API (`douyin` of Douyin's code exchange), `store/` is the SQL, `tokens` the JWTs, `keys` the server's secrets.
 
 pub mod config;
+pub mod douyin;
 pub mod error;
 pub mod keys;
 pub mod limits;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::Config;
+use crate::douyin::Douyin;
 use crate::error::StartError;
 use crate::keys::Keys;
 use crate::limits::Limits;
@@ -46,6 +48,8 @@ pub struct App {
     pub keys: Keys,
     pub signer: Signer,
     pub wechat: WeChat,
+    /// Configured with DOUYIN_APPID and DOUYIN_SECRET.
+    pub douyin: Option<Douyin>,
     pub clock: Clock,
     pub limits: Limits,
     admin_token_hash: Option<String>,
@@ -74,10 +78,17 @@ impl App {
         let secret = config.wechat_secret.clone().unwrap_or_default();
         let wechat = WeChat::new(&config.wechat_api_base, &appid, &secret, owner)
             .map_err(|error| StartError::new(format!("cannot build the HTTPS client: {error}")))?;
+        let douyin = match (config.douyin_appid.as_deref(), config.douyin_secret.as_deref()) {
+            (Some(appid), Some(secret)) if !appid.is_empty() && !secret.is_empty() => Some(
+                Douyin::new(&config.douyin_api_base, appid, secret)
+                    .map_err(|error| StartError::new(format!("cannot build the HTTPS client: {error}")))?,
+            ),
+            _ => None,
+        };
         let signer = Signer::new(&keys);
         let limits = Limits::new(config.auth_rate_per_address, config.auth_rate_per_openid);
         let admin_token_hash = config.admin_token.as_deref().filter(|t| !t.is_empty()).map(keys::sha256_hex);
-        Ok(Arc::new(App { config, store, keys, signer, wechat, clock, limits, admin_token_hash }))
+        Ok(Arc::new(App { config, store, keys, signer, wechat, douyin, clock, limits, admin_token_hash }))
     }
 
     pub fn is_admin(&self, presented: &str) -> bool {

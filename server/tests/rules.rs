@@ -342,6 +342,15 @@ async fn the_server_refuses_to_start_on_bad_configuration() {
     assert!(refusal(unwritable).await.contains("cannot create the data directory"));
     let short = config(dir.path(), &database, "https://api.weixin.qq.com", &["--access-ttl=10"]);
     assert!(refusal(short).await.contains("ACCESS_TOKEN_TTL"));
+    let half_douyin = config(dir.path(), &database, "https://api.weixin.qq.com", &["--douyin-appid=tt-x"]);
+    assert!(refusal(half_douyin).await.contains("DOUYIN_APPID and DOUYIN_SECRET"));
+    let plain_douyin = config(
+        dir.path(),
+        &database,
+        "https://api.weixin.qq.com",
+        &["--douyin-appid=tt-x", "--douyin-secret=s", "--douyin-api-base=http://douyin.example.com"],
+    );
+    assert!(refusal(plain_douyin).await.contains("DOUYIN_API_BASE must be https://"));
 }
 
 #[tokio::test]

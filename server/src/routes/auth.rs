@@ -13,9 +13,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{limit_address, mask_phone, origin, parse_json, public_user, Authed, Peer, COOKIE_NAME};
+use crate::douyin::DouyinCode;
 use crate::error::ApiError;
 use crate::keys::sha256_hex;
 use crate::store::{Identity, Spent, User};
+use crate::wechat::CodeSession;
 use crate::App;
 
 #[derive(Deserialize)]
@@ -93,13 +95,7 @@ async fn exchange(
         return Err(ApiError::new(StatusCode::BAD_REQUEST, 40029, "phoneCode must be a non-empty string"));
     }
     let wechat = app.wechat.code2session(&code).await.map_err(|error| error.into_api("code2Session"))?;
-    if let Some(retry_after) = app.limits.openid(&wechat.openid, app.clock.now()) {
-        tracing::info!("auth rate limit: openid");
-        return Err(ApiError {
-            retry_after: Some(retry_after),
-            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, 42902, "too many logins for this user: try again later")
-        });
-    }
+    limit_openid(app, &wechat.openid)?;
     let phone = match phone_code {
         Some(phone_code) => Some(
             app.wechat
@@ -109,7 +105,30 @@ async fn exchange(
         ),
         None => None,
     };
-    let appid = app.wechat.appid();
+    sign_in(app, app.wechat.appid(), &wechat, phone).await
+}
+
+fn limit_openid(app: &App, openid: &str) -> Result<(), ApiError> {
+    match app.limits.openid(openid, app.clock.now()) {
+        None => Ok(()),
+        Some(retry_after) => {
+            tracing::info!("auth rate limit: openid");
+            Err(ApiError {
+                retry_after: Some(retry_after),
+                ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, 42902, "too many logins for this user: try again later")
+            })
+        }
+    }
+}
+
+/// The user of an exchanged code (made on its first login, its session_key sealed at rest), the
+/// phone bound when one came with it, and a new session.
+async fn sign_in(
+    app: &App,
+    appid: &str,
+    wechat: &CodeSession,
+    phone: Option<(String, String)>,
+) -> Result<(User, bool, Grant), ApiError> {
     let sealed = app
         .keys
         .seal(&format!("session_key:{appid}:{}", wechat.openid), &wechat.session_key)
@@ -138,6 +157,42 @@ pub async fn login(
     let body = LoginBody::parse(&body)?;
     let (user, created, grant) = exchange(&app, body.code, body.phone_code).await?;
     tracing::info!(user = %user.id, new = created, "login: code2Session ok, session_key kept on the server");
+    Ok(Json(grant.login_reply(&app, &user, &origin(&app, &headers), created)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DouyinLoginBody {
+    code: Option<String>,
+    anonymous_code: Option<String>,
+}
+
+/// `POST /auth/douyin/login { code } | { anonymousCode }`: tt.login's code (a user logged into the
+/// Douyin app) or its anonymousCode (anyone else) exchanged with Douyin's jscode2session. Users
+/// are per (Douyin appid, openid); an anonymous user is its own user.
+pub async fn douyin_login(
+    State(app): State<Arc<App>>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    limit_address(&app, &headers, peer.0)?;
+    let douyin = app.douyin.as_ref().ok_or_else(|| {
+        ApiError::new(StatusCode::NOT_FOUND, 40404, "Douyin login is not configured here (DOUYIN_APPID, DOUYIN_SECRET)")
+    })?;
+    let body: DouyinLoginBody = parse_json(&body, r#"{"code": "..."} or {"anonymousCode": "..."}"#)
+        .map_err(|e| ApiError { errcode: 40029, ..e })?;
+    let non_empty = |value: Option<String>| value.filter(|v| !v.is_empty());
+    let code = match (non_empty(body.code), non_empty(body.anonymous_code)) {
+        (Some(code), _) => DouyinCode::Code(code),
+        (None, Some(anonymous)) => DouyinCode::Anonymous(anonymous),
+        (None, None) => return Err(ApiError::new(StatusCode::BAD_REQUEST, 40029, "missing code or anonymousCode")),
+    };
+    let session = douyin.code2session(&code).await.map_err(|error| error.into_api("jscode2session"))?;
+    limit_openid(&app, &session.openid)?;
+    let (user, created, grant) = sign_in(&app, douyin.appid(), &session, None).await?;
+    let anonymous = matches!(code, DouyinCode::Anonymous(_));
+    tracing::info!(user = %user.id, new = created, anonymous, "douyin login: jscode2session ok, session_key kept on the server");
     Ok(Json(grant.login_reply(&app, &user, &origin(&app, &headers), created)))
 }
 
