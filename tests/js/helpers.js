@@ -75,7 +75,7 @@ function launch(world, profile, opts = {}) {
   const clock = opts.clock || createFakeClock();
   const logs = [];
   const storage = opts.storage || new SimStorage();
-  const sim = createSimulator({ appDir: world.appDir, serverUrl: world.url, wechatUrl: world.wechatUrl, profile, clock, storage, countCrossings: opts.countCrossings });
+  const sim = createSimulator({ appDir: world.appDir, serverUrl: world.url, wechatUrl: world.wechatUrl, profile, clock, storage, countCrossings: opts.countCrossings, douyinLoggedIn: opts.douyinLoggedIn });
   // Capture what the SDK might print, to check tokens never reach a log.
   sim.context.console = new Proxy(console, { get: (target, level) => (...args) => logs.push(args.map(String).join(' ')) });
   const { createClient, MpSessionError } = sim.require('mp-session');

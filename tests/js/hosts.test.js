@@ -2,11 +2,12 @@
 // Hosts other than WeChat, as far as the loader decides: Douyin's TTWebAssembly (the same call
 // shape as WXWebAssembly) is used when WXWebAssembly is absent, and a host whose documents give
 // mini-programs no WebAssembly (Alipay's main thread, QQ, Baidu, Kuaishou, JD) is refused with a
-// typed HOST_UNSUPPORTED naming it, not a crash in the loader. (The full Douyin and Alipay hosts
-// are issue 21.)
+// typed HOST_UNSUPPORTED naming it, not a crash in the loader. Douyin itself runs in the
+// simulator's 'tt' profile (global tt, TTWebAssembly, tt.login's two codes, errNo) against
+// mp-session-server's /auth/douyin/login.
 const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { startWorld, rejection } = require('./helpers.js');
+const { startWorld, launch, admin, rejection } = require('./helpers.js');
 const { createSimulator } = require('../simulator/simulator.js');
 const { createFakeClock } = require('../simulator/clock.js');
 
@@ -54,5 +55,74 @@ describe('hosts', () => {
     const error = await rejection(auth.ensureLogin());
     assert.equal(error.code, 'WASM_LOAD_FAILED');
     assert.match(error.message, /base library >= 2\.13\.0/);
+  });
+});
+
+describe('Douyin (the tt profile): tt.login, /auth/douyin/login', () => {
+  let world;
+  before(async () => { world = await startWorld(); });
+  after(() => world.close());
+  const exchanges = () => world.server.mock.stats.douyinSessionsGiven;
+  // What the SDK posted to the login route, and what tt.login was asked.
+  function watch(sim) {
+    const posted = [];
+    const request = sim.wx.request;
+    sim.wx.request = (options) => {
+      if (/\/auth\/douyin\/login$/.test(options.url)) posted.push(JSON.parse(options.data));
+      return request.call(sim.wx, options);
+    };
+    return posted;
+  }
+
+  test('cold start: 50 callers share one tt.login (force: false) and one exchange of its code; the wasm came through TTWebAssembly', async () => {
+    const { sim, client } = launch(world, 'tt');
+    assert.equal(sim.evaluate('typeof wx'), 'undefined', 'Douyin has no wx');
+    const posted = watch(sim);
+    const before = exchanges();
+    const auth = client({ loginPath: '/auth/douyin/login' });
+    const states = await Promise.all(Array.from({ length: 50 }, () => auth.ensureLogin()));
+    assert.equal(new Set(states.map((state) => state.token)).size, 1);
+    assert.equal(sim.count('TTWebAssembly.instantiate'), 1);
+    assert.deepEqual(sim.timeline.filter((call) => call.api === 'login').map((call) => call.detail), ['force: false']);
+    assert.equal(exchanges() - before, 1);
+    assert.deepEqual(posted.map((body) => Object.keys(body)), [['code']], 'a logged-in user: the code');
+    assert.equal((await auth.request({ url: '/api/me' })).statusCode, 200);
+  });
+
+  test('a user not logged into Douyin logs in with the anonymousCode, without the login sheet; forceHostLogin shows it', async () => {
+    const anonymous = launch(world, 'tt', { douyinLoggedIn: false });
+    const posted = watch(anonymous.sim);
+    const state = await anonymous.client({ loginPath: '/auth/douyin/login' }).ensureLogin();
+    assert.equal(typeof state.token, 'string');
+    assert.deepEqual(posted.map((body) => Object.keys(body)), [['anonymousCode']]);
+    assert.equal(anonymous.sim.count('login sheet'), 0);
+
+    const forced = launch(world, 'tt', { douyinLoggedIn: false });
+    const forcedPosts = watch(forced.sim);
+    await forced.client({ loginPath: '/auth/douyin/login', forceHostLogin: true }).ensureLogin();
+    assert.equal(forced.sim.count('login sheet'), 1);
+    assert.deepEqual(forcedPosts.map((body) => Object.keys(body)), [['code']], 'logged in through the sheet: a code');
+    const refused = await rejection(forced.client({ forceHostLogin: 'yes' }).ensureLogin());
+    assert.deepEqual([refused.code, refused.option], ['CONFIG_INVALID', 'forceHostLogin']);
+  });
+
+  test('a relaunch finds the stored session; a 401 storm costs one new tt.login; a failed tt.login keeps its errNo', async () => {
+    const first = launch(world, 'tt');
+    const state = await first.client({ loginPath: '/auth/douyin/login' }).ensureLogin();
+    const relaunched = launch(world, 'tt', { storage: first.storage });
+    const auth = relaunched.client({ loginPath: '/auth/douyin/login' });
+    assert.equal((await auth.ensureLogin()).token, state.token);
+    assert.equal(relaunched.sim.count('login'), 0);
+
+    await admin(world.url, '/admin/revoke-all', {});
+    const replies = await Promise.all(Array.from({ length: 20 }, () => auth.request({ url: '/api/me' })));
+    assert.deepEqual(new Set(replies.map((reply) => reply.statusCode)), new Set([200]));
+    assert.equal(relaunched.sim.count('login'), 1, 'one re-login for the storm');
+
+    const failing = launch(world, 'tt');
+    failing.sim.faults.login.push('fail', 'fail', 'fail', 'fail', 'fail');
+    const error = await rejection(failing.client({ loginPath: '/auth/douyin/login', maxLoginAttempts: 1 }).ensureLogin());
+    assert.equal(error.errcode, 1, "Douyin's errNo is the error's errcode, as WeChat's errno is");
+    assert.match(error.errMsg, /^login:fail/);
   });
 });

@@ -177,6 +177,47 @@ describe('mock WeChat: access tokens and the phone number', () => {
   });
 });
 
+describe('/auth/douyin/login: tt.login\'s code or anonymousCode, exchanged with Douyin', () => {
+  test('a code is one user, an anonymous code another; each once; session_key stays on the server', async () => {
+    const clock = createFakeClock();
+    await withServer({ mock: { now: clock.now } }, async (server) => {
+      const { url, wechatUrl } = server;
+      const codes = async (query) => (await call(`${wechatUrl}/mock-douyin/login?openid=o-tt${query}`)).body;
+      const douyin = (json) => call(`${url}/auth/douyin/login`, { method: 'POST', json });
+      const first = await codes('');
+      const named = await douyin({ code: first.code });
+      assert.deepEqual([named.status, named.body.isNewUser], [200, true]);
+      assert.ok(!/session_?key|openid/i.test(JSON.stringify(named.body)));
+      assert.equal((await me(url, named.body.token)).status, 200);
+      assert.equal((await douyin({ code: (await codes('')).code })).body.user.id, named.body.user.id, 'the same Douyin user');
+      assert.deepEqual([(await douyin({ code: first.code })).status, (await douyin({ code: first.code })).body.errcode], [400, 40018]);
+
+      const anonymous = await douyin({ anonymousCode: (await codes('&anonymous=1')).anonymousCode });
+      assert.deepEqual([anonymous.status, anonymous.body.isNewUser], [200, true]);
+      assert.notEqual(anonymous.body.user.id, named.body.user.id, 'an anonymous user is a user of its own');
+      assert.equal((await douyin({ code: first.anonymousCode })).body.errcode, 40018, 'an anonymous code is not a code');
+      const late = await codes('');
+      clock.jump(5 * MINUTE + 1);
+      assert.equal((await douyin({ code: late.code })).status, 400);
+      for (const json of [{}, { code: '' }, { anonymousCode: 7 }]) assert.equal((await douyin(json)).body.errcode, 40029, JSON.stringify(json));
+      assert.ok(server.mock.sessionKeysGiven.length >= 2);
+    });
+  });
+
+  test('a server without DOUYIN_APPID answers 404 { errcode: 40404 } there', async () => {
+    const dataDir = tempDir('no-douyin');
+    const server = await startServer({ dataDir });
+    try {
+      const reply = await call(`${server.url}/auth/douyin/login`, { method: 'POST', json: { code: 'x' } });
+      assert.deepEqual([reply.status, reply.body.errcode], [404, 40404]);
+      assert.match(reply.body.errmsg, /DOUYIN_APPID/);
+    } finally {
+      await server.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('/auth/login: the user in the reply, phone binding', () => {
   test('isNewUser is true on an openid’s first login only; the user starts with nulls', async () => {
     await withServer({}, async (server) => {

@@ -18,12 +18,16 @@ const { SimStorage } = require('./storage.js');
 const MAX_CONCURRENT_REQUESTS = 10;
 // A 1x1 PNG: what chooseAvatar's temporary file holds in the simulator.
 const TINY_PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
-const PROFILES = ['ios', 'android', 'devtools'];
+// WeChat on iOS, on Android and in DevTools; 'tt' is Douyin (FACTS.md, "Other hosts"): its global
+// `tt` and `TTWebAssembly`, no `wx`, tt.login's two codes, errors with `errNo`.
+const PROFILES = ['ios', 'android', 'devtools', 'tt'];
 
 function createSimulator(options) {
   // wechatUrl: where the mock WeChat hands out wx.login's and getPhoneNumber's codes (the
   // developer server's own mock unless a separate one serves them).
   const { appDir, serverUrl, wechatUrl = serverUrl, profile = 'ios', clock, openid = 'o-sim-user' } = options;
+  // Douyin: whether the user is logged into the Douyin app (tt.login gives a `code` only then).
+  const douyinLoggedIn = options.douyinLoggedIn !== false;
   if (!PROFILES.includes(profile)) throw new Error(`unknown profile ${profile}`);
   const storage = options.storage || new SimStorage(options.storageFile);
   const counts = {};
@@ -467,10 +471,45 @@ function createSimulator(options) {
     },
   };
 
+  // Douyin's tt: wx's calls with Douyin's error shape (errNo, not errno), and its own login. tt.login
+  // gives `anonymousCode` always and `code` only to a user logged into the Douyin app; `force`
+  // (default true) shows that user Douyin's login sheet, which the simulated user accepts.
+  const tt = {};
+  for (const [name, fn] of Object.entries(wx)) {
+    tt[name] = typeof fn !== 'function' ? fn : function (opts = {}) {
+      const reshaped = Object.assign({}, opts, {
+        fail: typeof opts.fail === 'function' ? (error) => opts.fail(douyinError(error)) : opts.fail,
+        complete: typeof opts.complete === 'function' ? (result) => opts.complete(douyinError(result)) : opts.complete,
+      });
+      return fn.call(tt, reshaped);
+    };
+  }
+  function douyinError(result) {
+    if (!result || typeof result.errno !== 'number') return result;
+    const { errno, ...rest } = result;
+    return Object.assign(rest, { errNo: errno });
+  }
+  let douyinSessionLoggedIn = douyinLoggedIn;
+  tt.login = function (opts = {}) {
+    record('login', opts.force === false ? 'force: false' : 'force');
+    const fault = faults.login.shift();
+    if (fault === 'hang') return;
+    if (fault === 'fail') return callback(opts, false, { errMsg: 'login:fail system error', errNo: 1 });
+    if (!douyinSessionLoggedIn && opts.force !== false) {
+      record('login sheet');
+      douyinSessionLoggedIn = true;
+    }
+    const anonymous = !douyinSessionLoggedIn;
+    getJson(`${wechatUrl}/mock-douyin/login?openid=${encodeURIComponent(openid)}${anonymous ? '&anonymous=1' : ''}`).then(
+      (codes) => callback(opts, true, Object.assign({ isLogin: !anonymous, errMsg: 'login:ok' }, codes)),
+      (error) => callback(opts, false, { errMsg: `login:fail ${error.message}` }),
+    );
+  };
+
   // Takes only a path inside the code package, as WeChat does; bytes or URLs are refused.
   const WXWebAssembly = {
     instantiate(wasmPath, imports) {
-      record('WXWebAssembly.instantiate', wasmPath);
+      record(`${profile === 'tt' ? 'TT' : 'WX'}WebAssembly.instantiate`, wasmPath);
       if (typeof wasmPath !== 'string' || !wasmPath.startsWith('/') || !/\.wasm(\.br)?$/.test(wasmPath)) {
         return Promise.reject(new Error(`WXWebAssembly.instantiate takes a code package path ending .wasm or .wasm.br, got ${typeof wasmPath === 'string' ? wasmPath : typeof wasmPath}`));
       }
@@ -502,8 +541,7 @@ function createSimulator(options) {
   // --- the sandbox ---
   const sandbox = {
     console,
-    wx,
-    WXWebAssembly,
+    ...(profile === 'tt' ? { tt, TTWebAssembly: WXWebAssembly } : { wx, WXWebAssembly }),
     setTimeout: timers.setTimeout,
     clearTimeout: timers.clearTimeout,
     setInterval,
@@ -519,7 +557,7 @@ function createSimulator(options) {
   vm.runInContext(`
     'use strict';
     // V8 builtins a real device may lack.
-    ${profile === 'ios' ? 'delete globalThis.WebAssembly; delete globalThis.WeakRef; delete globalThis.FinalizationRegistry;' : ''}
+    ${profile === 'ios' || profile === 'tt' ? 'delete globalThis.WebAssembly; delete globalThis.WeakRef; delete globalThis.FinalizationRegistry;' : ''}
   `, context);
   if (clock) {
     // Date.now and new Date() follow the fake clock.
@@ -716,7 +754,7 @@ function createSimulator(options) {
 
   const sim = {
     context,
-    wx,
+    wx: profile === 'tt' ? tt : wx,
     storage,
     counts,
     timeline,
