@@ -3,11 +3,9 @@
 //! `openid` and `session_key` (an anonymous code: only an `anonymous_openid`). Errors answer `err_no`/`err_tips` inside
 //! HTTP 200, as WeChat's errcodes do.
 
-use std::time::Duration;
-
 use serde::Deserialize;
 
-use crate::wechat::{CodeSession, WeChatError};
+use crate::wechat::{api_client, send_json, CodeSession, WeChatError};
 
 pub const DOUYIN_API: &str = "https://developer.toutiao.com";
 
@@ -43,10 +41,7 @@ struct ReplyData {
 
 impl Douyin {
     pub fn new(base: &str, appid: &str, secret: &str) -> Result<Douyin, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .connect_timeout(Duration::from_secs(5))
-            .build()?;
+        let http = api_client()?;
         Ok(Douyin {
             http,
             base: base.trim_end_matches('/').to_owned(),
@@ -67,17 +62,8 @@ impl Douyin {
             DouyinCode::Anonymous(code) => ("", code.as_str()),
         };
         let body = serde_json::json!({ "appid": self.appid, "secret": self.secret, "code": code, "anonymous_code": anonymous_code });
-        let response = self
-            .http
-            .post(format!("{}/api/apps/v2/jscode2session", self.base))
-            .json(&body)
-            .send()
-            .await
-            .map_err(|error| WeChatError::Unreachable(error.without_url().to_string()))?;
-        let reply: Reply = response
-            .json()
-            .await
-            .map_err(|error| WeChatError::Unreachable(format!("not JSON: {}", error.without_url())))?;
+        let reply: Reply =
+            send_json(self.http.post(format!("{}/api/apps/v2/jscode2session", self.base)).json(&body)).await?;
         if reply.err_no != 0 {
             return Err(WeChatError::Api { errcode: reply.err_no, errmsg: reply.err_tips });
         }

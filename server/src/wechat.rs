@@ -88,12 +88,21 @@ impl WeChatError {
     }
 }
 
+/// The HTTPS client of a platform's server API: every call bounded, so a silent upstream never
+/// holds a login.
+pub fn api_client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder().timeout(Duration::from_secs(10)).connect_timeout(Duration::from_secs(5)).build()
+}
+
+/// Sends `request` and reads its JSON answer; no answer, or not JSON, is `Unreachable`.
+pub async fn send_json<T: serde::de::DeserializeOwned>(request: reqwest::RequestBuilder) -> Result<T, WeChatError> {
+    let response = request.send().await.map_err(|error| WeChatError::Unreachable(error.without_url().to_string()))?;
+    response.json().await.map_err(|error| WeChatError::Unreachable(format!("not JSON: {}", error.without_url())))
+}
+
 impl WeChat {
     pub fn new(base: &str, appid: &str, secret: &str, owner: String) -> Result<WeChat, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .connect_timeout(Duration::from_secs(5))
-            .build()?;
+        let http = api_client()?;
         Ok(WeChat {
             http,
             base: base.trim_end_matches('/').to_owned(),
@@ -108,12 +117,7 @@ impl WeChat {
     }
 
     async fn call(&self, request: reqwest::RequestBuilder) -> Result<Reply, WeChatError> {
-        let response =
-            request.send().await.map_err(|error| WeChatError::Unreachable(error.without_url().to_string()))?;
-        let reply: Reply = response
-            .json()
-            .await
-            .map_err(|error| WeChatError::Unreachable(format!("not JSON: {}", error.without_url())))?;
+        let reply: Reply = send_json(request).await?;
         if reply.errcode != 0 {
             return Err(WeChatError::Api { errcode: reply.errcode, errmsg: reply.errmsg });
         }
