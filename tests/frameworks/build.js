@@ -1,12 +1,15 @@
 'use strict';
-// Builds a fixture app (tests/frameworks/<name>/) with its framework's own CLI against an
-// mp-session tarball (`npm pack`). The framework's node_modules live in a cache outside the
+// Builds a fixture app (tests/frameworks/<name>/) for one host (a target: WeChat or Douyin) with
+// its framework's own CLI against an mp-session tarball (`npm pack`). The framework's node_modules live in a cache outside the
 // repository, keyed by everything that changes what `npm ci` installs (installKey below): `npm ci`
 // runs only when one of those changes (or a previous install did not finish). Each build copies the fixture's sources
 // into the cached workspace, installs the tarball there (`npm install --no-save --offline`), and
-// runs the CLI there.
+// runs the CLI there. One install serves every target of a fixture; each target's output is moved
+// to out/<target>/ in the workspace, so a WeChat and a Douyin build do not overwrite each other.
 //
-//   node tests/frameworks/build.js taro|uni-app path/to/mp-session-x.y.z.tgz
+//   node tests/frameworks/build.js taro|uni-app path/to/mp-session-x.y.z.tgz [target]
+//
+// Targets: taro weapp (default) or tt; uni-app mp-weixin (default) or mp-toutiao.
 //
 // Environment: MP_SESSION_FRAMEWORKS_CACHE overrides the cache directory (default
 // ${XDG_CACHE_HOME:-~/.cache}/mp-session/frameworks).
@@ -16,21 +19,28 @@ const path = require('path');
 const crypto = require('crypto');
 const { spawnSync } = require('child_process');
 
+// Per fixture, its targets (the first is the default): the CLI command and where it writes.
 const FIXTURES = {
   taro: {
-    command: ['taro', 'build', '--type', 'weapp'],
-    output: 'dist',
+    targets: {
+      weapp: { command: ['taro', 'build', '--type', 'weapp'], output: 'dist' },
+      tt: { command: ['taro', 'build', '--type', 'tt'], output: 'dist' },
+    },
   },
   'uni-app': {
-    command: ['uni', 'build', '-p', 'mp-weixin'],
-    output: path.join('dist', 'build', 'mp-weixin'),
+    targets: {
+      'mp-weixin': { command: ['uni', 'build', '-p', 'mp-weixin'], output: path.join('dist', 'build', 'mp-weixin') },
+      'mp-toutiao': { command: ['uni', 'build', '-p', 'mp-toutiao'], output: path.join('dist', 'build', 'mp-toutiao') },
+    },
   },
 };
 
+// Where each target's output is kept (out/<target>/), outside what a build removes.
+const OUT = 'out';
 // What a run leaves in the workspace besides the fixture's sources.
-const KEEP = new Set(['node_modules', '.installed', '.lock']);
+const KEEP = new Set(['node_modules', '.installed', '.lock', OUT]);
 // What is never copied from the fixture directory.
-const SKIP = new Set(['node_modules', 'dist', '.DS_Store']);
+const SKIP = new Set(['node_modules', 'dist', OUT, '.DS_Store']);
 
 function cacheRoot() {
   if (process.env.MP_SESSION_FRAMEWORKS_CACHE) return process.env.MP_SESSION_FRAMEWORKS_CACHE;
@@ -197,13 +207,17 @@ function npmCommand() {
 }
 
 /**
- * Builds tests/frameworks/<name> for WeChat with the framework's CLI, with `tarballPath` installed
- * as mp-session. Returns { outputDir, seconds (the CLI build), installSeconds (0 when cached), installKey (its parts),
- * workspace, log }; throws with the CLI's output when a step fails.
+ * Builds tests/frameworks/<name> for `target` (by default its first: WeChat) with the framework's
+ * CLI, with `tarballPath` installed as mp-session. Returns { outputDir (out/<target>/ in the
+ * workspace), target, seconds (the CLI build), installSeconds (0 when cached), installKey (its
+ * parts), workspace, log }; throws with the CLI's output when a step fails.
  */
-function buildFixture(name, tarballPath) {
+function buildFixture(name, tarballPath, target) {
   const fixture = FIXTURES[name];
   if (!fixture) throw new Error(`unknown fixture ${name}: one of ${Object.keys(FIXTURES).join(', ')}`);
+  if (target === undefined) target = Object.keys(fixture.targets)[0];
+  const build = fixture.targets[target];
+  if (!build) throw new Error(`unknown target ${target} of ${name}: one of ${Object.keys(fixture.targets).join(', ')}`);
   const tarball = path.resolve(tarballPath);
   if (!fs.existsSync(tarball)) throw new Error(`no tarball at ${tarball} (make one with \`npm pack\`)`);
   const log = [];
@@ -219,30 +233,35 @@ function buildFixture(name, tarballPath) {
     }
     copyTree(fixtureDir, workspace, SKIP);
     installTarball(tarball, workspace, log);
-    const bin = path.join(workspace, 'node_modules', '.bin', fixture.command[0]);
-    const seconds = run(bin, fixture.command.slice(1), workspace, log, { NODE_ENV: 'production' });
-    const outputDir = path.join(workspace, fixture.output);
-    if (!fs.existsSync(path.join(outputDir, 'app.json'))) {
-      const error = new Error(`${name}: the build finished but ${outputDir} has no app.json\n${log.join('\n')}`);
+    const bin = path.join(workspace, 'node_modules', '.bin', build.command[0]);
+    const seconds = run(bin, build.command.slice(1), workspace, log, { NODE_ENV: 'production' });
+    const built = path.join(workspace, build.output);
+    if (!fs.existsSync(path.join(built, 'app.json'))) {
+      const error = new Error(`${name} (${target}): the build finished but ${built} has no app.json\n${log.join('\n')}`);
       error.log = log.join('\n');
       throw error;
     }
-    return { outputDir, seconds, installSeconds, installKey: key.parts, workspace, log: log.join('\n') };
+    const outputDir = path.join(workspace, OUT, target);
+    fs.rmSync(outputDir, { recursive: true, force: true });
+    fs.mkdirSync(path.dirname(outputDir), { recursive: true });
+    fs.renameSync(built, outputDir);
+    log.push(`[frameworks] ${name} (${target}): output moved to ${outputDir}`);
+    return { outputDir, target, seconds, installSeconds, installKey: key.parts, workspace, log: log.join('\n') };
   });
 }
 
 module.exports = { buildFixture, cacheRoot, installKey, FIXTURES };
 
 if (require.main === module) {
-  const [name, tarball] = process.argv.slice(2);
+  const [name, tarball, target] = process.argv.slice(2);
   if (!name || !tarball) {
-    console.error('usage: node tests/frameworks/build.js taro|uni-app path/to/mp-session.tgz');
+    console.error('usage: node tests/frameworks/build.js taro|uni-app path/to/mp-session.tgz [weapp|tt|mp-weixin|mp-toutiao]');
     process.exit(2);
   }
   try {
-    const result = buildFixture(name, tarball);
+    const result = buildFixture(name, tarball, target);
     console.log(result.log);
-    console.log(`[frameworks] ${name}: built in ${result.seconds.toFixed(1)} s` +
+    console.log(`[frameworks] ${name} (${result.target}): built in ${result.seconds.toFixed(1)} s` +
       `${result.installSeconds ? ` (after a ${result.installSeconds.toFixed(1)} s npm ci)` : ''}: ${result.outputDir}`);
   } catch (error) {
     console.error(error.message);
