@@ -1,8 +1,10 @@
 'use strict';
 // The package as Taro and uni-app users get it: the packed tarball installed into two small
 // projects (tests/frameworks/), built with the frameworks' own CLIs with only the plugin line
-// added, and the output started in the simulator as WeChat starts an app (app.js, then a page).
-// The frameworks' node_modules are cached outside the repository (tests/frameworks/build.js).
+// added, for WeChat and for Douyin, and each output started in the simulator as its host starts an
+// app (app.js, then a page): WeChat on iOS and Android, Douyin in the 'tt' profile (global tt,
+// TTWebAssembly, no wx). The frameworks' node_modules are cached outside the repository, one
+// install per fixture for both targets (tests/frameworks/build.js).
 const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('fs');
@@ -10,7 +12,7 @@ const os = require('os');
 const path = require('path');
 const { execFileSync } = require('child_process');
 const { buildFixture } = require('../frameworks/build.js');
-const { runBuiltApp, scanOutput } = require('../frameworks/run-in-simulator.js');
+const { runBuiltApp, scanOutput, FIXTURE_BASE_URL } = require('../frameworks/run-in-simulator.js');
 const { DIST, requireBuiltPackage, startLoginServer } = require('./helpers.js');
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -29,36 +31,70 @@ before(() => {
 });
 after(() => fs.rmSync(packDir, { recursive: true, force: true }));
 
-for (const name of ['taro', 'uni-app']) {
+// Each fixture's targets: the CLI's name for the host, and the simulator profiles it runs in.
+// Douyin's build logs in at the server's Douyin route (the fixture sources pick loginPath by
+// platform: Taro's TARO_ENV, uni-app's #ifdef MP-TOUTIAO).
+const TARGETS = {
+  taro: [{ target: 'weapp', host: 'WeChat', profiles: ['ios', 'android'] }, { target: 'tt', host: 'Douyin', profiles: ['tt'] }],
+  'uni-app': [{ target: 'mp-weixin', host: 'WeChat', profiles: ['ios', 'android'] }, { target: 'mp-toutiao', host: 'Douyin', profiles: ['tt'] }],
+};
+
+for (const [name, targets] of Object.entries(TARGETS)) {
   describe(`${name}: built with its own CLI`, () => {
-    let built;
     let server;
     let url;
     before(async () => {
-      built = buildFixture(name, tarball);
       server = await startLoginServer();
       url = server.url;
     });
     after(() => server && server.close());
 
-    test('the plugin put the wasm at the default path, and the output has nothing WeChat forbids from us', (t) => {
-      t.diagnostic(`${name}: CLI build ${built.seconds.toFixed(1)} s${built.installSeconds ? `, npm ci ${built.installSeconds.toFixed(1)} s` : ' (framework install cached)'} (install key: ${Object.entries(built.installKey).map(([k, v]) => `${k} ${v}`).join(', ')}); wasm at ${path.relative(built.workspace, path.join(built.outputDir, WASM))}`);
-      const emitted = fs.readFileSync(path.join(built.outputDir, WASM));
-      assert.ok(emitted.equals(fs.readFileSync(path.join(DIST, 'mp_session_bg.wasm.br'))), 'the packaged wasm, byte for byte');
-      assert.match(built.log, new RegExp(`\\[mp-session/${name === 'taro' ? 'taro' : 'vite'}\\] wasm → .*miniprogram_npm/mp-session/mp_session_bg\\.wasm\\.br.*KB`));
-      const hits = scanOutput(built.outputDir).filter((hit) => !KNOWN_FRAMEWORK_HITS.some((k) => k.fixture === name && k.file === hit.file && k.what === hit.what));
-      assert.deepEqual(hits, []);
-    });
+    for (const { target, host, profiles } of targets) {
+      describe(`${target} (${host})`, () => {
+        let built;
+        before(() => {
+          built = buildFixture(name, tarball, target);
+        });
 
-    for (const profile of ['ios', 'android']) {
-      test(`${profile}: the app logs in with 1 wx.login and 1 exchange, and auth.request() carries the token`, async () => {
-        const before = server.mock.stats.sessionsGiven;
-        const { sim, toasts } = await runBuiltApp({ outputDir: built.outputDir, serverUrl: url, wechatUrl: server.wechatUrl, profile });
-        assert.equal(sim.count('login'), 1);
-        assert.equal(server.mock.stats.sessionsGiven - before, 1);
-        assert.equal(sim.count('WXWebAssembly.instantiate'), 1);
-        assert.equal(toasts.length, 1);
-        assert.match(toasts[0], /^me:200:[0-9a-f]{12}$/, 'the protected API answered 200: the token was attached');
+        test(`the plugin put the wasm at the default path, and the output has nothing ${host} forbids from us`, (t) => {
+          t.diagnostic(`${name} ${target}: CLI build ${built.seconds.toFixed(1)} s${built.installSeconds ? `, npm ci ${built.installSeconds.toFixed(1)} s` : ' (framework install cached)'} (install key: ${Object.entries(built.installKey).map(([k, v]) => `${k} ${v}`).join(', ')}); wasm at ${path.relative(built.workspace, path.join(built.outputDir, WASM))}`);
+          const emitted = fs.readFileSync(path.join(built.outputDir, WASM));
+          assert.ok(emitted.equals(fs.readFileSync(path.join(DIST, 'mp_session_bg.wasm.br'))), 'the packaged wasm, byte for byte');
+          assert.match(built.log, new RegExp(`\\[mp-session/${name === 'taro' ? 'taro' : 'vite'}\\] wasm → .*miniprogram_npm/mp-session/mp_session_bg\\.wasm\\.br.*KB`));
+          const hits = scanOutput(built.outputDir).filter((hit) => !KNOWN_FRAMEWORK_HITS.some((k) => k.fixture === name && k.file === hit.file && k.what === hit.what));
+          assert.deepEqual(hits, []);
+        });
+
+        for (const profile of profiles) {
+          if (host === 'WeChat') {
+            test(`${profile}: the app logs in with 1 wx.login and 1 exchange, and auth.request() carries the token`, async () => {
+              const before = server.mock.stats.sessionsGiven;
+              const { sim, toasts } = await runBuiltApp({ outputDir: built.outputDir, serverUrl: url, wechatUrl: server.wechatUrl, profile });
+              assert.equal(sim.count('login'), 1);
+              assert.equal(server.mock.stats.sessionsGiven - before, 1);
+              const posts = sim.timeline.filter((e) => e.api === 'request' && /^POST /.test(e.detail)).map((e) => e.detail);
+              assert.deepEqual(posts, [`POST ${FIXTURE_BASE_URL}/auth/login`]);
+              assert.equal(sim.count('WXWebAssembly.instantiate'), 1);
+              assert.equal(toasts.length, 1);
+              assert.match(toasts[0], /^me:200:[0-9a-f]{12}$/, 'the protected API answered 200: the token was attached');
+            });
+          } else {
+            test(`${profile}: the app logs in with 1 tt.login and 1 Douyin exchange at /auth/douyin/login, the wasm through TTWebAssembly, and auth.request() carries the token`, async () => {
+              const douyin = server.mock.stats.douyinSessionsGiven;
+              const wechat = server.mock.stats.sessionsGiven;
+              const { sim, toasts } = await runBuiltApp({ outputDir: built.outputDir, serverUrl: url, wechatUrl: server.wechatUrl, profile });
+              assert.equal(sim.evaluate('typeof wx'), 'undefined', 'Douyin has no wx');
+              assert.equal(sim.count('login'), 1);
+              assert.equal(server.mock.stats.douyinSessionsGiven - douyin, 1);
+              assert.equal(server.mock.stats.sessionsGiven - wechat, 0, 'no WeChat exchange');
+              const posts = sim.timeline.filter((e) => e.api === 'request' && /^POST /.test(e.detail)).map((e) => e.detail);
+              assert.deepEqual(posts, [`POST ${FIXTURE_BASE_URL}/auth/douyin/login`]);
+              assert.equal(sim.count('TTWebAssembly.instantiate'), 1);
+              assert.equal(toasts.length, 1);
+              assert.match(toasts[0], /^me:200:[0-9a-f]{12}$/, 'the protected API answered 200: the token was attached');
+            });
+          }
+        }
       });
     }
   });
