@@ -8,8 +8,9 @@ const path = require('path');
 const { OUTPUT_PATH, readPackagedWasm, describeSize } = require('./wasm-file.js');
 
 const NAME = 'mp-session/taro';
-// Hosts whose main thread runs wasm as WeChat does. weapp is verified with Taro's CLI in our
-// tests; qq and tt receive the same file (their wasm support is not verified by us).
+// Hosts whose main thread runs wasm as WeChat does. weapp and tt (Douyin) are verified with Taro's
+// CLI in our tests (tests/js/frameworks.test.js: `taro build --type weapp` / `--type tt`, the output
+// run in the simulator's WeChat and Douyin profiles); qq receives the same file (not verified by us).
 const WASM_HOSTS = ['weapp', 'qq', 'tt'];
 
 module.exports = function mpSessionTaro(ctx) {

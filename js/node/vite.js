@@ -7,8 +7,10 @@
 const { OUTPUT_PATH, readPackagedWasm, describeSize } = require('./wasm-file.js');
 
 const NAME = 'mp-session/vite';
-// uni-app's mini-program targets whose main thread runs wasm as WeChat does. mp-weixin is verified
-// with uni's CLI in our tests; mp-qq and mp-toutiao receive the same file (not verified by us).
+// uni-app's mini-program targets whose main thread runs wasm as WeChat does. mp-weixin and
+// mp-toutiao (Douyin) are verified with uni's CLI in our tests (tests/js/frameworks.test.js:
+// `uni build -p mp-weixin` / `-p mp-toutiao`, the output run in the simulator's WeChat and Douyin
+// profiles); mp-qq receives the same file (not verified by us).
 // Outside uni-app (UNI_PLATFORM unset) the wasm is always emitted.
 const WASM_HOSTS = ['mp-weixin', 'mp-qq', 'mp-toutiao'];
 

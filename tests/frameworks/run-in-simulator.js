@@ -1,6 +1,6 @@
 'use strict';
 // Runs a framework's built mini-program (a Taro or uni-app output directory) in the project's
-// simulator the way WeChat starts an app: app.js first (App(), then onLaunch), then the first page
+// simulator the way WeChat (or Douyin, in the 'tt' profile) starts an app: app.js first (App(), then onLaunch), then the first page
 // of app.json (the page's components registered, then the page created and shown). Also scans a
 // build output for what a mini-program forbids or lacks.
 const fs = require('fs');
@@ -140,14 +140,15 @@ function scanOutput(outputDir) {
 
 module.exports = { runBuiltApp, scanOutput, FIXTURE_BASE_URL };
 
-// node tests/frameworks/run-in-simulator.js <outputDir> [ios|android|devtools]
+// node tests/frameworks/run-in-simulator.js <outputDir> [ios|android|devtools|tt]
 // Starts mp-session-server (behind the test proxy) on a free port, runs the built app against it, prints the timeline and
-// what the scan found; exits 1 unless the app logged in once and showed 'me:200:…'.
+// what the scan found; exits 1 unless the app logged in once (one code exchange: WeChat's, or
+// Douyin's in the 'tt' profile, for a Douyin build) and showed 'me:200:…'.
 if (require.main === module) {
   const { startTestServer } = require('../simulator/test-server.js');
   const [outputDir, profile = 'ios'] = process.argv.slice(2);
   if (!outputDir) {
-    console.error('usage: node tests/frameworks/run-in-simulator.js <build output dir> [ios|android|devtools]');
+    console.error('usage: node tests/frameworks/run-in-simulator.js <build output dir> [ios|android|devtools|tt]');
     process.exit(2);
   }
   (async () => {
@@ -159,8 +160,8 @@ if (require.main === module) {
       console.log(sim.formatTimeline());
       if (logs.length) console.log(`app output:\n${logs.join('\n')}`);
       const logins = sim.count('login');
-      const exchanges = server.mock.stats.code2SessionCalls;
-      console.log(`[${profile}] wx.login ×${logins}, code exchanges ×${exchanges}, toasts: ${JSON.stringify(toasts)}`);
+      const exchanges = profile === 'tt' ? server.mock.stats.douyinExchanges : server.mock.stats.code2SessionCalls;
+      console.log(`[${profile}] ${profile === 'tt' ? 'tt' : 'wx'}.login ×${logins}, ${profile === 'tt' ? 'Douyin ' : ''}code exchanges ×${exchanges}, toasts: ${JSON.stringify(toasts)}`);
       ok = logins === 1 && exchanges === 1 && toasts.length === 1 && /^me:200:./.test(toasts[0]);
     } catch (error) {
       console.error(error.stack || error.message);
