@@ -43,6 +43,22 @@ pub struct Config {
     /// Douyin's API base; tests point it at the mock.
     #[arg(long, env = "DOUYIN_API_BASE", default_value = crate::douyin::DOUYIN_API)]
     pub douyin_api_base: String,
+    /// The Alipay mini-program's app_id: with ALIPAY_PRIVATE_KEY and ALIPAY_PUBLIC_KEY,
+    /// `POST /auth/alipay/login` exchanges my.getAuthCode's authCode (without them that route
+    /// answers 404).
+    #[arg(long, env = "ALIPAY_APPID")]
+    pub alipay_appid: Option<String>,
+    /// The app's RSA private key, which signs the gateway calls: PKCS#8 (or PKCS#1) DER in
+    /// base64, or PEM. Prefer the environment to the flag.
+    #[arg(long, env = "ALIPAY_PRIVATE_KEY", hide_env_values = true)]
+    pub alipay_private_key: Option<SecretText>,
+    /// Alipay's RSA public key (支付宝公钥), which checks the gateway's replies:
+    /// SubjectPublicKeyInfo DER in base64, or PEM.
+    #[arg(long, env = "ALIPAY_PUBLIC_KEY", hide_env_values = true)]
+    pub alipay_public_key: Option<String>,
+    /// Alipay's open gateway; tests point it at the mock.
+    #[arg(long, env = "ALIPAY_GATEWAY", default_value = crate::alipay::ALIPAY_GATEWAY)]
+    pub alipay_gateway: String,
     /// Bearer token of the /admin/ routes; without it they answer 403.
     #[arg(long, env = "MP_SESSION_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
@@ -69,6 +85,24 @@ pub struct Config {
     pub database_connections: u32,
 }
 
+/// A setting that is a secret: its Debug shows none of it, so a printed Config leaks nothing.
+#[derive(Clone)]
+pub struct SecretText(pub String);
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretText(..)")
+    }
+}
+
+impl std::str::FromStr for SecretText {
+    type Err = std::convert::Infallible;
+
+    fn from_str(text: &str) -> Result<SecretText, Self::Err> {
+        Ok(SecretText(text.to_owned()))
+    }
+}
+
 /// http:// on this machine: the mock WeChat's address in tests and the demo.
 fn is_loopback_http(base: &str) -> bool {
     ["http://127.0.0.1", "http://localhost", "http://[::1]"]
@@ -92,7 +126,11 @@ impl Config {
         {
             return Err("WECHAT_APPID and WECHAT_SECRET are required (the mini-program's appid and secret; the mock WeChat takes wx-mock-appid / mock-secret)".into());
         }
-        for (name, base) in [("WECHAT_API_BASE", &self.wechat_api_base), ("DOUYIN_API_BASE", &self.douyin_api_base)] {
+        for (name, base) in [
+            ("WECHAT_API_BASE", &self.wechat_api_base),
+            ("DOUYIN_API_BASE", &self.douyin_api_base),
+            ("ALIPAY_GATEWAY", &self.alipay_gateway),
+        ] {
             let base = base.trim_end_matches('/');
             if !base.starts_with("https://") && !is_loopback_http(base) {
                 return Err(format!(
@@ -104,6 +142,15 @@ impl Config {
             != self.douyin_secret.as_deref().unwrap_or("").is_empty()
         {
             return Err("DOUYIN_APPID and DOUYIN_SECRET go together (the Douyin mini-app's appid and secret)".into());
+        }
+        let alipay = [
+            self.alipay_appid.as_deref(),
+            self.alipay_private_key.as_ref().map(|key| key.0.as_str()),
+            self.alipay_public_key.as_deref(),
+        ];
+        let alipay_set = alipay.iter().filter(|value| !value.unwrap_or("").trim().is_empty()).count();
+        if alipay_set != 0 && alipay_set != alipay.len() {
+            return Err("ALIPAY_APPID, ALIPAY_PRIVATE_KEY and ALIPAY_PUBLIC_KEY go together (the Alipay app's app_id, the app's RSA private key, and Alipay's public key)".into());
         }
         if self.access_ttl < 60 || self.refresh_ttl < self.access_ttl {
             return Err("ACCESS_TOKEN_TTL must be at least 60 s and REFRESH_TOKEN_TTL at least ACCESS_TOKEN_TTL".into());

@@ -1,6 +1,7 @@
 //! mp-session-server: the server half of mp-session. `routes/` answers HTTP, `wechat` is the one
-//! client of WeChat's API (`douyin` of Douyin's code exchange), `store/` is the SQL, `tokens` the JWTs, `keys` the server's secrets.
+//! client of WeChat's API (`douyin` of Douyin's code exchange, `alipay` of Alipay's), `store/` is the SQL, `tokens` the JWTs, `keys` the server's secrets.
 
+pub mod alipay;
 pub mod config;
 pub mod douyin;
 pub mod error;
@@ -16,6 +17,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::alipay::Alipay;
 use crate::config::Config;
 use crate::douyin::Douyin;
 use crate::error::StartError;
@@ -50,6 +52,8 @@ pub struct App {
     pub wechat: WeChat,
     /// Configured with DOUYIN_APPID and DOUYIN_SECRET.
     pub douyin: Option<Douyin>,
+    /// Configured with ALIPAY_APPID, ALIPAY_PRIVATE_KEY and ALIPAY_PUBLIC_KEY.
+    pub alipay: Option<Alipay>,
     pub clock: Clock,
     pub limits: Limits,
     admin_token_hash: Option<String>,
@@ -85,10 +89,20 @@ impl App {
             ),
             _ => None,
         };
+        let alipay = match (
+            config.alipay_appid.as_deref(),
+            config.alipay_private_key.as_ref(),
+            config.alipay_public_key.as_deref(),
+        ) {
+            (Some(appid), Some(private_key), Some(public_key)) if !appid.trim().is_empty() => Some(
+                Alipay::new(&config.alipay_gateway, appid.trim(), &private_key.0, public_key).map_err(StartError)?,
+            ),
+            _ => None,
+        };
         let signer = Signer::new(&keys);
         let limits = Limits::new(config.auth_rate_per_address, config.auth_rate_per_openid);
         let admin_token_hash = config.admin_token.as_deref().filter(|t| !t.is_empty()).map(keys::sha256_hex);
-        Ok(Arc::new(App { config, store, keys, signer, wechat, douyin, clock, limits, admin_token_hash }))
+        Ok(Arc::new(App { config, store, keys, signer, wechat, douyin, alipay, clock, limits, admin_token_hash }))
     }
 
     pub fn is_admin(&self, presented: &str) -> bool {

@@ -351,6 +351,15 @@ async fn the_server_refuses_to_start_on_bad_configuration() {
         &["--douyin-appid=tt-x", "--douyin-secret=s", "--douyin-api-base=http://douyin.example.com"],
     );
     assert!(refusal(plain_douyin).await.contains("DOUYIN_API_BASE must be https://"));
+    let half_alipay = config(dir.path(), &database, "https://api.weixin.qq.com", &["--alipay-appid=2021x"]);
+    assert!(refusal(half_alipay).await.contains("ALIPAY_APPID, ALIPAY_PRIVATE_KEY and ALIPAY_PUBLIC_KEY go together"));
+    let alipay = ["--alipay-appid=2021x", "--alipay-private-key=bm90IGEga2V5", "--alipay-public-key=bm90IGEga2V5"];
+    let bad_key = refusal(config(dir.path(), &database, "https://api.weixin.qq.com", &alipay)).await;
+    assert!(bad_key.contains("ALIPAY_PRIVATE_KEY is not") && !bad_key.contains("bm90IGEga2V5"), "{bad_key}");
+    let plain_alipay = [&alipay[..], &["--alipay-gateway=http://alipay.example.com/gateway.do"]].concat();
+    assert!(refusal(config(dir.path(), &database, "https://api.weixin.qq.com", &plain_alipay))
+        .await
+        .contains("ALIPAY_GATEWAY must be https://"));
 }
 
 #[tokio::test]

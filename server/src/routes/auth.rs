@@ -198,6 +198,46 @@ pub async fn douyin_login(
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
+struct AlipayLoginBody {
+    auth_code: Option<String>,
+}
+
+/// `POST /auth/alipay/login { authCode }`: my.getAuthCode's single-use authCode (scope
+/// auth_base) exchanged with Alipay's alipay.system.oauth.token, a signed call whose signed reply
+/// is checked with Alipay's public key. Users are per (Alipay app_id, open_id or user_id);
+/// Alipay's access and refresh tokens are dropped.
+pub async fn alipay_login(
+    State(app): State<Arc<App>>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    limit_address(&app, &headers, peer.0)?;
+    let alipay = app.alipay.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            40404,
+            "Alipay login is not configured here (ALIPAY_APPID, ALIPAY_PRIVATE_KEY, ALIPAY_PUBLIC_KEY)",
+        )
+    })?;
+    let body: AlipayLoginBody =
+        parse_json(&body, r#"{"authCode": "..."}"#).map_err(|e| ApiError { errcode: 40029, ..e })?;
+    let auth_code = body
+        .auth_code
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, 40029, "missing authCode"))?;
+    let session = alipay
+        .code2session(&auth_code, app.clock.now())
+        .await
+        .map_err(|error| error.into_api("alipay.system.oauth.token"))?;
+    limit_openid(&app, &session.openid)?;
+    let (user, created, grant) = sign_in(&app, alipay.appid(), &session, None).await?;
+    tracing::info!(user = %user.id, new = created, "alipay login: alipay.system.oauth.token ok, its tokens dropped");
+    Ok(Json(grant.login_reply(&app, &user, &origin(&app, &headers), created)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct RefreshBody {
     refresh_token: String,
 }

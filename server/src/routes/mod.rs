@@ -34,6 +34,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/auth/password", post(auth::password))
         .route("/auth/cookie-login", post(auth::cookie_login))
         .route("/auth/douyin/login", post(auth::douyin_login))
+        .route("/auth/alipay/login", post(auth::alipay_login))
         .route("/api/me", get(profile::me))
         .route("/api/profile", put(profile::set_profile))
         .route("/api/avatar", post(profile::set_avatar).layer(DefaultBodyLimit::max(AVATAR_MAX_BYTES + BODY_LIMIT)))
