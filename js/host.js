@@ -28,8 +28,9 @@ const POST_JSON = 6; // the code exchange, a refresh, an account login
 const STORED_NOTHING = 0;
 const STORED_TEXT = 1;
 const STORED_OTHER = 2;
-// How a login answers in `status`: a code, or Douyin's anonymousCode.
+// How a login answers in `status`: a code, Douyin's anonymousCode, or Alipay's authCode.
 const CODE_ANONYMOUS = 1;
+const CODE_AUTH = 2;
 const METHODS = ['', 'getStorage', 'setStorage', 'removeStorage', 'checkSession', 'login', 'request'];
 
 function defineOwn(target, key, value) {
@@ -63,10 +64,12 @@ function failureOf(method, error) {
   let errMsg;
   let errno = NaN;
   try {
-    const text = error && (typeof error.errMsg === 'string' ? error.errMsg : error.message);
+    // Alipay fails with { error, errorMessage }.
+    const text = error && (typeof error.errMsg === 'string' ? error.errMsg : typeof error.errorMessage === 'string' ? method + ':fail ' + error.errorMessage : error.message);
     if (typeof text === 'string' && text.length <= MAX_ERRMSG_LENGTH) errMsg = text;
     if (error && typeof error.errno === 'number') errno = error.errno;
     else if (error && typeof error.errNo === 'number') errno = error.errNo; // Douyin's spelling
+    else if (error && typeof error.error === 'number') errno = error.error; // Alipay's
   } catch (e) {
     // A hostile error object: its text is not needed.
   }
@@ -100,11 +103,12 @@ function withCookie(pageCookie, ours) {
 }
 
 // The options of one send: the page's own, with the core's URL and timeout and the token header
-// (`token`: [name, value] or undefined) merged over the page's headers.
-function sendOptions(pageOptions, url, timeout, token) {
+// (`token`: [name, value] or undefined) merged over the page's headers (in `headerKey`: `header`,
+// or Alipay's `headers`).
+function sendOptions(pageOptions, url, timeout, token, headerKey) {
   const options = {};
   for (const key of Object.keys(pageOptions)) defineOwn(options, key, pageOptions[key]);
-  const pageHeader = pageOptions.header;
+  const pageHeader = pageOptions[headerKey];
   const header = {};
   let pageCookie;
   if (pageHeader !== null && typeof pageHeader === 'object') {
@@ -120,8 +124,25 @@ function sendOptions(pageOptions, url, timeout, token) {
   if (token) defineOwn(header, token[0], token[0] === 'Cookie' ? withCookie(pageCookie, token[1]) : token[1]);
   defineOwn(options, 'url', url);
   defineOwn(options, 'timeout', timeout);
-  defineOwn(options, 'header', header);
+  defineOwn(options, headerKey, header);
   return options;
+}
+
+// A reply's HTTP status: `statusCode`, or Alipay's `status`; 0 when it has none.
+function statusOf(response) {
+  if (!response) return 0;
+  if (typeof response.statusCode === 'number') return response.statusCode;
+  return typeof response.status === 'number' ? response.status : 0;
+}
+
+// Alipay's my: getAuthCode instead of login, `headers` and `status` instead of `header` and
+// `statusCode`, failures as { error, errorMessage }.
+function isAlipay(platform) {
+  try {
+    return Boolean(platform) && typeof platform.getAuthCode === 'function' && typeof platform.login !== 'function';
+  } catch (error) {
+    return false;
+  }
 }
 
 // The text of a login reply's body, read as text (stringified if a platform parsed it anyway),
@@ -155,6 +176,8 @@ function abortTask(task) {
  * instance), and `request(client, kind, options, entry)` starts a page's request.
  */
 function createHost(platform, settle, forceLogin) {
+  const alipay = isAlipay(platform);
+  const headerKey = alipay ? 'headers' : 'header';
   const requests = new Map(); // id → { kind, options, entry, answer: { op, response } | null }
   const tasks = new Map(); // op → the platform's task, for abort
   const headers = new Map(); // number → [name, value], the newest two sessions'
@@ -202,18 +225,19 @@ function createHost(platform, settle, forceLogin) {
       const answered = (ok, status, answerText, errno, cookies) => {
         if (client === to) to.answered(Date.now(), op, ok, status, answerText, errno, cookies);
       };
-      const method = METHODS[kind];
+      const method = kind === LOGIN && alipay ? 'getAuthCode' : METHODS[kind];
       const options = {};
       if (kind === GET_STORAGE || kind === SET_STORAGE || kind === REMOVE_STORAGE) defineOwn(options, 'key', text);
       if (kind === SET_STORAGE) defineOwn(options, 'data', more);
-      if (kind === LOGIN) defineOwn(options, 'timeout', timeout);
+      if (kind === LOGIN && alipay) defineOwn(options, 'scopes', 'auth_base'); // silent: no consent sheet
+      else if (kind === LOGIN) defineOwn(options, 'timeout', timeout);
       // tt.login's force defaults to true: without it a user not logged into Douyin sees its sheet.
       if (kind === LOGIN && typeof tt !== 'undefined') defineOwn(options, 'force', forceLogin);
       if (kind === POST_JSON) {
         defineOwn(options, 'url', text);
         defineOwn(options, 'method', 'POST');
         defineOwn(options, 'data', more);
-        defineOwn(options, 'header', { 'content-type': 'application/json' });
+        defineOwn(options, headerKey, { 'content-type': 'application/json' });
         // Read the body as text: the core decides what a malformed reply means.
         defineOwn(options, 'dataType', 'text');
         defineOwn(options, 'responseType', 'text');
@@ -236,16 +260,18 @@ function createHost(platform, settle, forceLogin) {
               answerText = data;
             } else status = STORED_OTHER;
           } else if (kind === LOGIN) {
-            // Douyin gives `code` only to a user logged into the Douyin app, `anonymousCode` always.
-            let code = response ? response.code : undefined;
-            if (!(typeof code === 'string' && code) && response && typeof response.anonymousCode === 'string' && response.anonymousCode) {
+            // Douyin gives `code` only to a user logged into the Douyin app, `anonymousCode` always;
+            // Alipay's getAuthCode gives `authCode`.
+            let code = response ? (alipay ? response.authCode : response.code) : undefined;
+            if (alipay) status = CODE_AUTH;
+            else if (!(typeof code === 'string' && code) && response && typeof response.anonymousCode === 'string' && response.anonymousCode) {
               code = response.anonymousCode;
               status = CODE_ANONYMOUS;
             }
             if (typeof code === 'string' && code.length > MAX_CODE_LENGTH) return answered(false, 0, 'login:fail the code is longer than 1 KB', NaN);
             answerText = typeof code === 'string' ? code : '';
           } else if (kind === POST_JSON) {
-            if (response && typeof response.statusCode === 'number') status = response.statusCode;
+            status = statusOf(response);
             answerText = replyText(response ? response.data : undefined);
             if (cookieName && response) cookies = setCookieLines(response);
           }
@@ -279,7 +305,7 @@ function createHost(platform, settle, forceLogin) {
       if (!request) return sendFailed('request', { errMsg: 'request:fail the request is gone' });
       let options;
       try {
-        options = sendOptions(request.options, url, timeout, headers.get(header));
+        options = sendOptions(request.options, url, timeout, headers.get(header), headerKey);
       } catch (error) {
         return sendFailed(request.kind, error);
       }
@@ -292,7 +318,7 @@ function createHost(platform, settle, forceLogin) {
         let code = [NaN, undefined];
         let cookies;
         try {
-          if (response && typeof response.statusCode === 'number') status = response.statusCode;
+          status = statusOf(response);
           if (bodyPath && response) code = bodyCode(response.data, bodyPath);
           if (cookieName && header && response) cookies = setCookieLines(response);
         } catch (e) {

@@ -34,6 +34,7 @@ function createClient(options) {
   let platform = input.platform;
   if (platform === undefined && typeof wx !== 'undefined') platform = wx;
   else if (platform === undefined && typeof tt !== 'undefined') platform = tt; // Douyin
+  else if (platform === undefined && typeof my !== 'undefined') platform = my; // Alipay
 
   // The core's own answer for warm calls: { view, until } from readySession/readyUntil. It holds
   // until `until`, and only while nothing else reaches the client and no event comes (the core's
@@ -81,11 +82,12 @@ function createClient(options) {
   }
   function start() {
     if (!starting) {
-      starting = loadRuntime(input.wasmPath).then((rt) => {
+      // A workerPath that is not a string is refused below, as CONFIG_INVALID.
+      starting = loadRuntime(input.wasmPath, typeof input.workerPath === 'string' ? input.workerPath : undefined).then((rt) => {
         if (disposed) throw disposedError();
         if (input.error) throw input.error;
         if (!platform || (typeof platform !== 'object' && typeof platform !== 'function')) {
-          throw new MpSessionError('CONFIG_INVALID', 'invalid option `platform`: no global wx or tt found; pass the platform object (wx, uni, tt, qq)', { option: 'platform' });
+          throw new MpSessionError('CONFIG_INVALID', 'invalid option `platform`: no global wx, tt or my found; pass the platform object (wx, uni, tt, my)', { option: 'platform' });
         }
         if (input.forceHostLogin !== undefined && typeof input.forceHostLogin !== 'boolean') {
           throw new MpSessionError('CONFIG_INVALID', 'invalid option `forceHostLogin`: must be true or false', { option: 'forceHostLogin' });
@@ -93,14 +95,24 @@ function createClient(options) {
         if (input.wasmPath !== undefined && typeof input.wasmPath !== 'string') {
           throw new MpSessionError('CONFIG_INVALID', 'invalid option `wasmPath`: must be a path in the code package', { option: 'wasmPath' });
         }
+        if (input.workerPath !== undefined && typeof input.workerPath !== 'string') {
+          throw new MpSessionError('CONFIG_INVALID', 'invalid option `workerPath`: must be the path of the Worker script in the code package', { option: 'workerPath' });
+        }
         const seed = Math.floor(Math.random() * 0x100000000) >>> 0;
-        const created = new rt.Client(input.core, seed, emit, host.path);
-        if (rt.trap) throw trapError(rt.trap);
-        host.start(created);
-        runtime = rt;
-        wasmClient = created;
-        rt.onTrap.push(onTrap);
-        return created;
+        // A runtime in a Worker (Alipay) creates its clients there: asynchronously.
+        const made = rt.create ? rt.create(input.core, seed, emit, host.path) : new rt.Client(input.core, seed, emit, host.path);
+        return Promise.resolve(made).then((created) => {
+          if (disposed) {
+            created.free();
+            throw disposedError();
+          }
+          if (rt.trap) throw trapError(rt.trap);
+          host.start(created);
+          runtime = rt;
+          wasmClient = created;
+          rt.onTrap.push(onTrap);
+          return created;
+        });
       });
       // A failed wasm load or a trap may pass; a bad option will not, so only those start over.
       const attempt = starting;

@@ -97,23 +97,25 @@ function toJson(copy, name, replacer) {
   return text;
 }
 
-// createClient's options: { platform, wasmPath, forceHostLogin, core, error } where `core` is the JSON text of a
+// createClient's options: { platform, wasmPath, workerPath, forceHostLogin, core, error } where `core` is the JSON text of a
 // plain copy for the wasm core, which reads it by its table of options and names any unknown or
 // mistyped option itself. Never throws: a bad object becomes `error`.
 function readClientOptions(options) {
-  const read = { platform: undefined, wasmPath: undefined, forceHostLogin: undefined, core: 'null', error: null };
+  const read = { platform: undefined, wasmPath: undefined, workerPath: undefined, forceHostLogin: undefined, core: 'null', error: null };
   if (options === null || typeof options !== 'object') return read; // the core says what it needs
   try {
     const copy = plainObject(options, '', 0, (value, path, depth) => {
       if (path === 'platform') read.platform = value; // used as it is: it is the platform
       else if (path === 'wasmPath') read.wasmPath = value;
       else if (path === 'forceHostLogin') read.forceHostLogin = value;
+      else if (path === 'workerPath') read.workerPath = value;
       else return plainValue(value, path, depth);
       return undefined;
     });
     delete copy.platform;
     delete copy.wasmPath;
     delete copy.forceHostLogin;
+    delete copy.workerPath;
     // JSON has no NaN or Infinity (stringify writes null, which would mean "the default"): they
     // cross as strings, which the core refuses as not numbers. undefined members are left out,
     // as absent ones are.

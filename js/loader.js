@@ -12,11 +12,16 @@ const WASM_FILE = 'mp_session_bg.wasm.br';
 // Where WeChat DevTools' "构建 npm" puts the package's miniprogram directory, and where the Taro
 // and Vite plugins (mp-session/taro, mp-session/vite) emit the wasm in a framework's build output.
 const DEFAULT_WASM_PATH = '/miniprogram_npm/mp-session/' + WASM_FILE;
+// Alipay: the Worker's script and what it requires, and the wasm, in app.json's `workers`
+// directory (README, "Alipay").
+const ALIPAY_WORKER_DIR = 'workers/mp-session';
+const DEFAULT_WORKER_PATH = ALIPAY_WORKER_DIR + '/worker.js';
+const DEFAULT_WORKER_WASM_PATH = '/' + ALIPAY_WORKER_DIR + '/' + WASM_FILE;
 
 // Mini-program hosts whose documents describe no WebAssembly on the main thread, by their global
 // object: createClient rejects HOST_UNSUPPORTED naming the host, not a crash deep in the loader.
 const HOSTS_WITHOUT_WASM = [
-  ['my', 'Alipay', 'MYWebAssembly exists only inside a Worker, and running the core in a Worker is not supported yet'],
+  ['my', 'Alipay', 'MYWebAssembly exists only inside a Worker, and this base library has no my.createWorker'],
   ['qq', 'QQ', 'QQ documents no wasm API for mini-programs (QQWebAssembly is for mini-games only)'],
   ['swan', 'Baidu', 'Baidu documents no wasm API for mini-programs'],
   ['ks', 'Kuaishou', 'Kuaishou documents no wasm API for mini-programs'],
@@ -34,9 +39,17 @@ function unsupportedHost() {
   return null;
 }
 
+// Alipay's page thread: no wasm API here, but a Worker to run the core in.
+function alipayWorkers() {
+  if (typeof WXWebAssembly !== 'undefined' || typeof TTWebAssembly !== 'undefined' || typeof MYWebAssembly !== 'undefined') return null;
+  return typeof my !== 'undefined' && my && typeof my.createWorker === 'function' ? (path) => my.createWorker(path) : null;
+}
+
 function instantiateInMiniProgram(wasmPath, imports) {
-  // WeChat's WXWebAssembly, or Douyin's TTWebAssembly (the same call shape: a package path).
-  const api = typeof WXWebAssembly !== 'undefined' ? WXWebAssembly : typeof TTWebAssembly !== 'undefined' ? TTWebAssembly : null;
+  // WeChat's WXWebAssembly, Douyin's TTWebAssembly, or Alipay's MYWebAssembly inside its Worker
+  // (the same call shape: a package path).
+  const api = typeof WXWebAssembly !== 'undefined' ? WXWebAssembly : typeof TTWebAssembly !== 'undefined' ? TTWebAssembly
+    : typeof MYWebAssembly !== 'undefined' ? MYWebAssembly : null;
   if (!api) {
     const host = unsupportedHost();
     if (host) return Promise.reject(host);
@@ -94,8 +107,30 @@ function trapped(runtime, error) {
 // Resolves with the runtime: { Client, trap, onTrap } — the wasm-bindgen Client class of a live
 // instance, the error it trapped with (null while alive), and the clients' trap handlers. The
 // first successful load is shared; a failed or trapped one is replaced by the next call.
-function loadRuntime(wasmPath) {
-  const where = wasmPath || DEFAULT_WASM_PATH;
+function loadRuntime(wasmPath, workerPath) {
+  const createWorker = instantiate === instantiateInMiniProgram ? alipayWorkers() : null;
+  const where = wasmPath || (createWorker ? DEFAULT_WORKER_WASM_PATH : DEFAULT_WASM_PATH);
+  if (!loading && createWorker) {
+    const workerScript = workerPath || DEFAULT_WORKER_PATH;
+    // A Worker that fails later is replaced by the next call, as a trapped instance is.
+    const failed = (runtime, error) => {
+      if (loading === starting) loading = null;
+      trapped(runtime, error);
+    };
+    const starting = loading = require('./worker-runtime.js').startWorkerRuntime(createWorker, workerScript, where, failed)
+      .catch((error) => {
+        if (loading === starting) loading = null;
+        if (error && error.code === 'HOST_UNSUPPORTED') throw error;
+        const message = error && error.message ? error.message : String(error);
+        throw {
+          code: 'WASM_LOAD_FAILED',
+          message: 'could not start mp-session\'s Worker ' + workerScript + ' with the wasm ' + where + ': ' + message +
+            ' (copy the package\'s worker files into ' + ALIPAY_WORKER_DIR + '/ and declare "workers" in app.json; see the README)',
+          retryable: true,
+        };
+      });
+    return loading;
+  }
   if (!loading) {
     const runtime = { Client: null, trap: null, onTrap: [], ready: null };
     loading = runtime.ready = Promise.resolve()
@@ -123,4 +158,4 @@ function loadRuntime(wasmPath) {
   return loading;
 }
 
-module.exports = { loadRuntime, useInstantiate, DEFAULT_WASM_PATH, WASM_FILE };
+module.exports = { loadRuntime, useInstantiate, DEFAULT_WASM_PATH, DEFAULT_WORKER_PATH, WASM_FILE };

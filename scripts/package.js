@@ -9,7 +9,9 @@ const { checkMvp } = require('./wasm-features.js');
 const root = path.join(__dirname, '..');
 const bindgen = path.join(root, 'target', 'bindgen');
 const dist = path.join(root, 'miniprogram_dist');
-const SHIPPED_JS = ['index.js', 'loader.js', 'input.js', 'host.js', 'text.js', 'errors.js', 'mp_session_glue.js'];
+// The shim's files copied from js/ (worker*.js: the core in an Alipay Worker), then the glue.
+const SHIM_JS = ['index.js', 'loader.js', 'input.js', 'host.js', 'text.js', 'errors.js', 'worker.js', 'worker-runtime.js', 'worker-messages.js'];
+const SHIPPED_JS = SHIM_JS.concat(['mp_session_glue.js']);
 
 // Keeps wasm-bindgen's bindings and drops its loader (fetch, document, async/await, which a
 // mini-program lacks or may not parse); js/loader.js instantiates instead. TextEncoder and
@@ -84,7 +86,7 @@ async function main() {
     throw new Error(`the brotli wasm is ${br.length} B, over the size budget of ${budget} B (package.json sizeBudget): find what grew (twiggy top target/pkg/mp_session_bg.wasm) or raise the budget in a commit that says why`);
   }
 
-  for (const file of ['index.js', 'loader.js', 'input.js', 'host.js', 'text.js', 'errors.js', 'index.d.ts']) {
+  for (const file of SHIM_JS.concat(['index.d.ts'])) {
     fs.copyFileSync(path.join(root, 'js', file), path.join(dist, file));
   }
   // Shipped minified: WeChat's analyseCode counts the package's bytes, and on iOS (no JIT) parsing

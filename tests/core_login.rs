@@ -34,7 +34,7 @@ fn cold_login_reads_storage_logs_in_and_stores_only_token_and_expiry() {
 }
 
 #[test]
-fn douyins_anonymous_code_is_posted_as_anonymous_code_and_logs_in_like_a_code() {
+fn douyins_anonymous_code_and_alipays_auth_code_are_posted_in_fields_of_their_own() {
     let mut h = Harness::new(config());
     let w = h.ensure(false);
     h.read_storage(StorageValue::Missing);
@@ -52,6 +52,8 @@ fn douyins_anonymous_code_is_posted_as_anonymous_code_and_logs_in_like_a_code() 
         })),
     );
     assert_eq!(h.token_of(w), "tok-a");
+    let code = LoginCode::auth_code("ali-1".into());
+    assert_eq!(login_request_body(&code, None), r#"{"authCode":"ali-1"}"#, "Alipay's authCode");
 }
 
 #[test]

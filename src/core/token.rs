@@ -24,32 +24,33 @@ impl fmt::Debug for Token {
 }
 
 /// The code `wx.login` returns: valid five minutes, usable once. On Douyin, `tt.login` gives a
-/// `code` only to a user logged into the Douyin app, and always an `anonymousCode`; the server
-/// exchanges either, and learns which it got from the field it arrives in.
+/// `code` only to a user logged into the Douyin app, and always an `anonymousCode`; on Alipay,
+/// `my.getAuthCode` gives an `authCode`. The server exchanges each, and learns which it got from
+/// the field it arrives in.
 #[derive(Clone, PartialEq, Eq)]
 pub struct LoginCode {
     value: String,
-    anonymous: bool,
+    field: &'static str,
 }
 
 impl LoginCode {
     pub fn new(value: String) -> Self {
-        LoginCode { value, anonymous: false }
+        LoginCode { value, field: "code" }
     }
     /// Douyin's `anonymousCode`, for a user not logged into the Douyin app.
     pub fn anonymous(value: String) -> Self {
-        LoginCode { value, anonymous: true }
+        LoginCode { value, field: "anonymousCode" }
+    }
+    /// Alipay's `authCode`.
+    pub fn auth_code(value: String) -> Self {
+        LoginCode { value, field: "authCode" }
     }
     pub fn expose(&self) -> &str {
         &self.value
     }
     /// The member of the exchange's body that carries it.
     pub fn field(&self) -> &'static str {
-        if self.anonymous {
-            "anonymousCode"
-        } else {
-            "code"
-        }
+        self.field
     }
 }
 

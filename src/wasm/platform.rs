@@ -18,8 +18,10 @@ pub const POST_JSON: u32 = 6;
 pub const STORED_NOTHING: u32 = 0;
 pub const STORED_TEXT: u32 = 1;
 
-/// How a login answers in `status`: `text` is a code, or Douyin's `anonymousCode`.
+/// How a login answers in `status`: `text` is a code (0), Douyin's `anonymousCode` or Alipay's
+/// `authCode`.
 pub const CODE_ANONYMOUS: u32 = 1;
+pub const CODE_AUTH: u32 = 2;
 
 /// What a platform call in flight will answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +96,9 @@ pub fn outcome(
         Awaiting::CheckSession => Outcome::SessionChecked(ok),
         Awaiting::Code if ok && status as u32 == CODE_ANONYMOUS => {
             Outcome::Code(Ok(LoginCode::anonymous(text.unwrap_or_default())))
+        }
+        Awaiting::Code if ok && status as u32 == CODE_AUTH => {
+            Outcome::Code(Ok(LoginCode::auth_code(text.unwrap_or_default())))
         }
         Awaiting::Code if ok => Outcome::Code(Ok(LoginCode::new(text.unwrap_or_default()))),
         Awaiting::Code => Outcome::Code(Err(failure())),

@@ -7,7 +7,9 @@
 // mp-session-server's /auth/douyin/login.
 const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { startWorld, launch, admin, rejection } = require('./helpers.js');
+const fs = require('fs');
+const path = require('path');
+const { startWorld, launch, admin, rejection, settle, DIST } = require('./helpers.js');
 const { createSimulator } = require('../simulator/simulator.js');
 const { createFakeClock } = require('../simulator/clock.js');
 
@@ -124,5 +126,75 @@ describe('Douyin (the tt profile): tt.login, /auth/douyin/login', () => {
     const error = await rejection(failing.client({ loginPath: '/auth/douyin/login', maxLoginAttempts: 1 }).ensureLogin());
     assert.equal(error.errcode, 1, "Douyin's errNo is the error's errcode, as WeChat's errno is");
     assert.match(error.errMsg, /^login:fail/);
+  });
+});
+
+// An Alipay app directory: the package's files in workers/mp-session/ (as the README says to copy
+// them) and app.json declaring the workers directory; `worker` replaces the Worker's script.
+function alipayApp(world, { worker } = {}) {
+  const dir = path.join(world.appDir, 'workers', 'mp-session');
+  fs.mkdirSync(dir, { recursive: true });
+  for (const file of fs.readdirSync(DIST)) fs.copyFileSync(path.join(DIST, file), path.join(dir, file));
+  if (worker !== undefined) fs.writeFileSync(path.join(dir, 'worker.js'), worker);
+  fs.writeFileSync(path.join(world.appDir, 'app.json'), JSON.stringify({ pages: [], workers: 'workers' }));
+}
+
+describe('Alipay (the alipay profile): the core in a Worker', () => {
+  let world;
+  before(async () => { world = await startWorld(); });
+  after(() => world.close());
+
+  test('no wasm API on the page\'s thread: the Worker loads the wasm with MYWebAssembly, once for every client', async () => {
+    alipayApp(world);
+    const { sim, client } = launch(world, 'alipay');
+    assert.equal(sim.evaluate('typeof MYWebAssembly + typeof WXWebAssembly + typeof wx'), 'undefinedundefinedundefined');
+    sim.faults.login.push('hang', 'hang');
+    const a = client().ensureLogin();
+    const b = client().ensureLogin();
+    while (sim.count('getAuthCode') < 2) await new Promise((resolve) => setTimeout(resolve, 2));
+    assert.equal(sim.count('createWorker'), 1);
+    assert.equal(sim.count('MYWebAssembly.instantiate'), 1);
+    assert.deepEqual(sim.timeline.filter((call) => call.api === 'getAuthCode').map((call) => call.detail), ['auth_base', 'auth_base'], 'silent: no consent sheet');
+    sim.killWorkers();
+    for (const pending of [a, b]) assert.equal((await rejection(pending)).code, 'INTERNAL');
+  });
+
+  test('a Worker the host kills mid-login rejects the calls in flight INTERNAL; the next call starts a fresh one', async () => {
+    alipayApp(world);
+    const { sim, client, clock } = launch(world, 'alipay');
+    const auth = client();
+    sim.faults.login.push('hang');
+    const pending = auth.ensureLogin();
+    while (sim.count('getAuthCode') < 1) await new Promise((resolve) => setTimeout(resolve, 2));
+    sim.killWorkers();
+    const error = await rejection(pending);
+    assert.equal(error.code, 'INTERNAL');
+    assert.match(error.message, /the host ended the Worker/);
+    sim.faults.login.push('fail', 'fail', 'fail');
+    const { error: next } = await settle(auth.ensureLogin({ force: true }), clock);
+    assert.equal(sim.count('createWorker'), 2, 'a fresh Worker');
+    assert.equal(next.code, 'WX_LOGIN_FAILED');
+    assert.match(next.errMsg, /^getAuthCode:fail 用户取消授权$/, "Alipay's errorMessage, with the call it came from");
+    assert.equal(next.errcode, 11, "Alipay's error number");
+  });
+
+  test('a Worker that stops answering fails at the next unanswered ping; one that never starts is WASM_LOAD_FAILED', async () => {
+    alipayApp(world);
+    const frozen = launch(world, 'alipay');
+    frozen.sim.faults.login.push('hang');
+    const pending = frozen.client().ensureLogin();
+    while (frozen.sim.count('getAuthCode') < 1) await new Promise((resolve) => setTimeout(resolve, 2));
+    frozen.sim.freezeWorkers();
+    const { error } = await settle(pending, frozen.clock, { stepMs: 1000 });
+    assert.equal(error.code, 'INTERNAL');
+    assert.match(error.message, /the Worker stopped answering/);
+
+    alipayApp(world, { worker: '// a script that never answers\n' });
+    const silent = launch(world, 'alipay');
+    const { error: late } = await settle(silent.client().ensureLogin(), silent.clock, { stepMs: 1000 });
+    assert.equal(late.code, 'WASM_LOAD_FAILED');
+    assert.equal(late.retryable, true);
+    assert.match(late.message, /did not start within 10 s.*workers\/mp-session/);
+    alipayApp(world);
   });
 });

@@ -61,7 +61,7 @@ test('the mini-program entry references no Node module, so bundlers have nothing
   for (const file of fs.readdirSync(DIST).filter((f) => f.endsWith('.js'))) {
     const source = fs.readFileSync(path.join(DIST, file), 'utf8').replace(/^\s*\/\/.*$/gm, '');
     for (const [, spec] of source.matchAll(/\brequire\(\s*['"]([^'"]+)['"]\s*\)/g)) {
-      assert.match(spec, /^\.\/[\w.]+\.js$/, `${file} requires ${spec}`);
+      assert.match(spec, /^\.\/[\w.-]+\.js$/, `${file} requires ${spec}`);
     }
     for (const pattern of [/\bmodule\.require\b/, /\b__dirname\b/, /\b__filename\b/, /\bprocess\b/, /\bBuffer\b/]) {
       assert.doesNotMatch(source, pattern, `${file} uses ${pattern}`);

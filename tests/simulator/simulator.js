@@ -19,8 +19,11 @@ const MAX_CONCURRENT_REQUESTS = 10;
 // A 1x1 PNG: what chooseAvatar's temporary file holds in the simulator.
 const TINY_PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
 // WeChat on iOS, on Android and in DevTools; 'tt' is Douyin (FACTS.md, "Other hosts"): its global
-// `tt` and `TTWebAssembly`, no `wx`, tt.login's two codes, errors with `errNo`.
-const PROFILES = ['ios', 'android', 'devtools', 'tt'];
+// `tt` and `TTWebAssembly`, no `wx`, tt.login's two codes, errors with `errNo`; 'alipay' is
+// Alipay: its global `my`, no wasm API on the page's thread, a Worker (my.createWorker) with
+// MYWebAssembly, getAuthCode, `headers`/`status`, failures as { error, errorMessage }.
+const PROFILES = ['ios', 'android', 'devtools', 'tt', 'alipay'];
+const ALIPAY_MAX_KEY_BYTES = 200 * 1024;
 
 function createSimulator(options) {
   // wechatUrl: where the mock WeChat hands out wx.login's and getPhoneNumber's codes (the
@@ -506,10 +509,115 @@ function createSimulator(options) {
     );
   };
 
+  // Alipay's my: wx's calls with Alipay's shapes, getAuthCode for login, no checkSession.
+  function alipayError(result) {
+    if (!result || typeof result.errMsg !== 'string') return result;
+    return { error: typeof result.errno === 'number' ? result.errno : 3, errorMessage: result.errMsg.replace(/^\w+:fail ?/, '') };
+  }
+  const alipayOpts = (opts) => Object.assign({}, opts, {
+    fail: typeof opts.fail === 'function' ? (error) => opts.fail(alipayError(error)) : opts.fail,
+    complete: typeof opts.complete === 'function' ? (result) => opts.complete(alipayError(result)) : opts.complete,
+  });
+  const my = {};
+  for (const [name, fn] of Object.entries(wx)) {
+    if (name === 'login' || name === 'checkSession' || name === 'request') continue;
+    my[name] = typeof fn !== 'function' ? fn : function (opts = {}) {
+      return fn.call(my, opts && typeof opts === 'object' ? alipayOpts(opts) : opts);
+    };
+  }
+  my.getAuthCode = function (opts = {}) {
+    record('getAuthCode', opts.scopes);
+    const fault = faults.login.shift();
+    if (fault === 'hang') return;
+    if (fault === 'fail') return callback(opts, false, { error: 11, errorMessage: '用户取消授权' });
+    getJson(`${wechatUrl}/mock-alipay/auth-code?openid=${encodeURIComponent(openid)}`).then(
+      ({ authCode }) => callback(opts, true, { authCode, authErrorScopes: {}, authSuccessScopes: [opts.scopes] }),
+      (error) => callback(opts, false, { error: 12, errorMessage: error.message }),
+    );
+  };
+  // my.request takes `headers` (a `header` is not sent) and answers { status, headers, data }.
+  my.request = function (opts = {}) {
+    const forwarded = Object.assign({}, alipayOpts(opts), { header: opts.headers });
+    delete forwarded.headers;
+    const success = opts.success;
+    forwarded.success = typeof success === 'function' ? (res) => success({ status: res.statusCode, headers: res.header, data: res.data }) : success;
+    return wx.request(forwarded);
+  };
+  my.setStorage = function (opts = {}) {
+    if (SimStorage.size(String(opts.key), opts.data) > ALIPAY_MAX_KEY_BYTES) {
+      record('setStorage', opts.key);
+      return callback(opts, false, { error: 15, errorMessage: 'exceed max storage size of a key (200 KB)' });
+    }
+    return wx.setStorage(alipayOpts(opts));
+  };
+
+  // Alipay's Workers: the script runs in a context of its own with `worker` (onMessage,
+  // postMessage of key-value objects, copied as JSON) and MYWebAssembly, and `require` from the
+  // workers directory of app.json only. sim.killWorkers() ends them as the host may.
+  const workers = [];
+  function createWorker(scriptPath) {
+    record('createWorker', scriptPath);
+    const appJsonFile = path.join(appDir, 'app.json');
+    const dir = fs.existsSync(appJsonFile) ? JSON.parse(fs.readFileSync(appJsonFile, 'utf8')).workers : undefined;
+    if (typeof dir !== 'string' || !scriptPath.startsWith(dir.replace(/\/$/, '') + '/')) {
+      throw new Error(`createWorker: ${scriptPath} is not in app.json's "workers" directory (${dir})`);
+    }
+    const toPage = [];
+    const toWorker = [];
+    const killed = [];
+    let alive = true;
+    const copy = (message) => {
+      if (!message || typeof message !== 'object' || Array.isArray(message)) throw new Error('postMessage takes a key-value object');
+      return JSON.parse(JSON.stringify(message));
+    };
+    const deliver = (handlers, message) => setImmediate(() => {
+      if (alive) for (const handler of handlers) guarded(() => handler(message));
+    });
+    const workerGlobal = {
+      onMessage(handler) { toWorker.push(handler); },
+      postMessage(message) { if (alive) deliver(toPage, copy(message)); },
+    };
+    const workerContext = vm.createContext({
+      console, worker: workerGlobal, MYWebAssembly: makeWasmApi('MYWebAssembly'),
+      setTimeout: timers.setTimeout, clearTimeout: timers.clearTimeout,
+    });
+    vm.runInContext("'use strict'; delete globalThis.WebAssembly;", workerContext);
+    const workerModules = new Map();
+    const root = dir.replace(/\/$/, '');
+    const loadInWorker = (modulePath) => {
+      if (!modulePath.startsWith(`/${root}/`)) throw new Error(`a Worker requires only from ${root}/: ${modulePath}`);
+      if (workerModules.has(modulePath)) return workerModules.get(modulePath).exports;
+      const module = { exports: {} };
+      workerModules.set(modulePath, module);
+      const source = fs.readFileSync(path.join(appDir, modulePath), 'utf8');
+      const wrapper = vm.runInContext(`(function (exports, require, module) {${source}\n})`, workerContext, { filename: path.join(appDir, modulePath) });
+      wrapper(module.exports, (spec) => loadInWorker(resolve(path.posix.dirname(modulePath), spec)), module);
+      return module.exports;
+    };
+    const handle = {
+      onMessage(handler) { toPage.push(handler); },
+      postMessage(message) { if (alive) deliver(toWorker, copy(message)); },
+      onProcessKilled(handler) { killed.push(handler); },
+      terminate() { record('worker terminate', scriptPath); alive = false; },
+      kill() {
+        if (!alive) return;
+        alive = false;
+        for (const handler of killed) setImmediate(() => guarded(handler));
+      },
+      // Hung: alive to the host, but nothing goes in or out any more.
+      freeze() { alive = false; },
+    };
+    workers.push(handle);
+    setImmediate(() => guarded(() => loadInWorker(`/${scriptPath.replace(/^\//, '')}`)));
+    return handle;
+  }
+  my.createWorker = createWorker;
+
   // Takes only a path inside the code package, as WeChat does; bytes or URLs are refused.
-  const WXWebAssembly = {
+  const WXWebAssembly = makeWasmApi(`${profile === 'tt' ? 'TT' : 'WX'}WebAssembly`);
+  function makeWasmApi(name) { return {
     instantiate(wasmPath, imports) {
-      record(`${profile === 'tt' ? 'TT' : 'WX'}WebAssembly.instantiate`, wasmPath);
+      record(`${name}.instantiate`, wasmPath);
       if (typeof wasmPath !== 'string' || !wasmPath.startsWith('/') || !/\.wasm(\.br)?$/.test(wasmPath)) {
         return Promise.reject(new Error(`WXWebAssembly.instantiate takes a code package path ending .wasm or .wasm.br, got ${typeof wasmPath === 'string' ? wasmPath : typeof wasmPath}`));
       }
@@ -535,13 +643,13 @@ function createSimulator(options) {
         return { instance: { exports }, module };
       });
     },
-  };
+  }; }
   const crossings = { total: 0, byName: {} };
 
   // --- the sandbox ---
   const sandbox = {
     console,
-    ...(profile === 'tt' ? { tt, TTWebAssembly: WXWebAssembly } : { wx, WXWebAssembly }),
+    ...(profile === 'tt' ? { tt, TTWebAssembly: WXWebAssembly } : profile === 'alipay' ? { my } : { wx, WXWebAssembly }),
     setTimeout: timers.setTimeout,
     clearTimeout: timers.clearTimeout,
     setInterval,
@@ -557,7 +665,7 @@ function createSimulator(options) {
   vm.runInContext(`
     'use strict';
     // V8 builtins a real device may lack.
-    ${profile === 'ios' || profile === 'tt' ? 'delete globalThis.WebAssembly; delete globalThis.WeakRef; delete globalThis.FinalizationRegistry;' : ''}
+    ${profile === 'ios' || profile === 'tt' || profile === 'alipay' ? 'delete globalThis.WebAssembly; delete globalThis.WeakRef; delete globalThis.FinalizationRegistry;' : ''}
   `, context);
   if (clock) {
     // Date.now and new Date() follow the fake clock.
@@ -754,7 +862,15 @@ function createSimulator(options) {
 
   const sim = {
     context,
-    wx: profile === 'tt' ? tt : wx,
+    wx: profile === 'tt' ? tt : profile === 'alipay' ? my : wx,
+    // Alipay: the Workers started, and what the host does when it ends them.
+    workers,
+    killWorkers() {
+      for (const handle of workers) handle.kill();
+    },
+    freezeWorkers() {
+      for (const handle of workers) handle.freeze();
+    },
     storage,
     counts,
     timeline,
