@@ -14,6 +14,14 @@
 //   user logged into the Douyin app; POST /api/apps/v2/jscode2session { appid, secret, code,
 //   anonymous_code } answers { err_no, err_tips, data: { session_key, openid, anonymous_openid,
 //   unionid } }, session_key, openid and unionid only for a code. Codes: five minutes, once.
+// - Alipay: my.getAuthCode({ scopes: 'auth_base' }) gives an authCode (three minutes, once) that
+//   the open gateway's alipay.system.oauth.token exchanges (POST /gateway.do, form-encoded, the
+//   common parameters signed RSA2 with the app's private key over the sorted `k=v&k=v` of every
+//   non-empty parameter but `sign`) for { user_id, open_id, access_token, refresh_token, … },
+//   answered as `{ "alipay_system_oauth_token_response": {…}, "sign": … }` or
+//   `{ "error_response": { code, msg, sub_code, sub_msg }, "sign": … }`, `sign` being RSA2 with
+//   Alipay's private key over the exact text of that member. The mock is given the keys:
+//   { alipay: { appid, appPublicKey, alipayPrivateKey } } (KeyObjects or PEM).
 const crypto = require('crypto');
 
 const CODE_LIFETIME_MS = 5 * 60 * 1000;
@@ -23,6 +31,26 @@ const ACCESS_TOKEN_OVERLAP_MS = 5 * 60 * 1000; // an old token's grace, and the 
 const RATE_LIMIT_PER_MINUTE = 100;
 const DEVTOOLS_OPENID = 'o-devtools-user';
 const DOUYIN = { appid: 'tt-mock-appid', secret: 'tt-mock-secret' };
+const ALIPAY_CODE_LIFETIME_MS = 3 * 60 * 1000;
+const ALIPAY_METHOD = 'alipay.system.oauth.token';
+// Alipay's public error codes as the gateway words them; a sub_code per case.
+const ALIPAY_ERRORS = {
+  20000: ['Service Currently Unavailable', 'isp.unknow-error', '系统繁忙'],
+  20001: ['Insufficient Token Permissions', 'aop.invalid-auth-token', '无效的访问令牌'],
+  40002: ['Invalid Arguments', 'isv.code-invalid', '授权码code无效'],
+  40006: ['Insufficient Permissions', 'isv.insufficient-isv-permissions', 'ISV权限不足，建议在开发者中心检查对应功能是否已经添加'],
+};
+// What a reply switch does to the next gateway reply: no sign, a signature of other text, or the
+// member's text changed after it was signed.
+const ALIPAY_REPLY_SWITCHES = new Set(['unsigned', 'bad-signature', 'tampered']);
+
+// The string Alipay's RSA2 signature covers: every parameter but `sign` with a non-empty value,
+// sorted by name, `name=value` joined by `&`, nothing URL-encoded.
+function alipaySignContent(params) {
+  return Object.keys(params).filter((k) => k !== 'sign' && params[k] !== '' && params[k] != null).sort().map((k) => `${k}=${params[k]}`).join('&');
+}
+
+const asKey = (key, make) => (key instanceof crypto.KeyObject ? key : make(key));
 
 const sha256 = (text) => crypto.createHash('sha256').update(text).digest('hex');
 
@@ -35,7 +63,7 @@ class MockWeChat {
   // acceptDeviceCodes: codes this mock did not issue (from wx.login or getPhoneNumber in WeChat
   // DevTools, which asks the real WeChat) count as fresh codes of one DevTools user, still usable
   // once. Off in tests.
-  constructor({ appid = 'wx-mock-appid', secret = 'mock-secret', now = Date.now, acceptDeviceCodes = false } = {}) {
+  constructor({ appid = 'wx-mock-appid', secret = 'mock-secret', now = Date.now, acceptDeviceCodes = false, alipay = null } = {}) {
     this.acceptDeviceCodes = acceptDeviceCodes;
     this.appid = appid;
     this.secret = secret;
@@ -51,7 +79,18 @@ class MockWeChat {
     this.sessionKeysGiven = [];
     this.douyinCodes = new Map(); // code or anonymous code → { openid, anonymous, issuedAt, used }
     this.douyinForced = []; // err_no for jscode2session to answer next
-    this.stats = { douyinExchanges: 0, douyinSessionsGiven: 0, code2SessionCalls: 0, sessionsGiven: 0, tokenCalls: 0, stableTokenCalls: 0, tokensIssued: 0, phoneNumberCalls: 0, phoneNumbersGiven: 0 };
+    // Alipay's gateway, with the app's public key (to check its calls) and Alipay's private key
+    // (to sign the replies); without them it refuses every call, unsigned.
+    this.alipay = alipay && {
+      appid: alipay.appid,
+      appPublicKey: asKey(alipay.appPublicKey, crypto.createPublicKey),
+      alipayPrivateKey: asKey(alipay.alipayPrivateKey, crypto.createPrivateKey),
+    };
+    this.alipayCodes = new Map(); // authCode → { openid, userIdOnly, issuedAt, used }
+    this.alipayForced = []; // next replies: an error code (20000, …) or a reply switch ('unsigned', …)
+    this.alipayTokensGiven = []; // access and refresh tokens answered, for tests to look for
+    this.alipayLastRequest = null; // the parameters of the last gateway call, its sign left out
+    this.stats = { alipayExchanges: 0, alipaySessionsGiven: 0, douyinExchanges: 0, douyinSessionsGiven: 0, code2SessionCalls: 0, sessionsGiven: 0, tokenCalls: 0, stableTokenCalls: 0, tokensIssued: 0, phoneNumberCalls: 0, phoneNumbersGiven: 0 };
   }
 
   // What wx.login would give the device of user `openid`.
@@ -105,6 +144,75 @@ class MockWeChat {
       Object.assign(data, { session_key: sessionKey, openid: `tt-${named.openid}`, unionid: `union-${named.openid}` });
     }
     return { err_no: 0, err_tips: 'success', data };
+  }
+
+  // What my.getAuthCode({ scopes: 'auth_base' }) gives the device of Alipay user `openid`.
+  // userIdOnly: the gateway answers that user's user_id without an open_id (an older app).
+  issueAlipayAuthCode(openid, { userIdOnly = false } = {}) {
+    const code = crypto.randomBytes(16).toString('hex');
+    this.alipayCodes.set(code, { openid, userIdOnly, issuedAt: this.now(), used: false });
+    return code;
+  }
+
+  // The Alipay ids of mock user `openid`: a 2088… user_id, an open_id per app.
+  alipayIdsFor(openid) {
+    const userId = `2088${String(parseInt(sha256(`alipay-user:${openid}`).slice(0, 12), 16) % 1e12).padStart(12, '0')}`;
+    const openId = `0${Buffer.from(sha256(`alipay-open:${this.alipay ? this.alipay.appid : ''}:${openid}`), 'hex').toString('base64url')}`;
+    return { userId, openId };
+  }
+
+  // Answers like POST https://openapi.alipay.com/gateway.do: `params` are the request's form (and
+  // query) parameters. Returns the reply's exact text.
+  alipayGateway(params) {
+    this.stats.alipayExchanges++;
+    const { sign, ...unsigned } = params;
+    this.alipayLastRequest = unsigned;
+    if (!this.alipay) return JSON.stringify({ error_response: { code: '40002', msg: 'Invalid Arguments', sub_code: 'isv.invalid-app-id', sub_msg: '无效的AppID参数' } });
+    const refuse = (code, subCode, subMsg, msg = code === '40001' ? 'Missing Required Arguments' : 'Invalid Arguments') =>
+      this.alipayReply('error_response', { code, msg, sub_code: subCode, sub_msg: subMsg });
+    if (!params.app_id) return refuse('40001', 'isv.missing-app-id', '缺少AppID参数');
+    if (params.app_id !== this.alipay.appid) return refuse('40002', 'isv.invalid-app-id', '无效的AppID参数');
+    if (!params.method) return refuse('40001', 'isv.missing-method', '缺少方法名参数');
+    if (params.method !== ALIPAY_METHOD) return refuse('40002', 'isv.invalid-method', '不存在的方法名');
+    if (params.format && params.format.toUpperCase() !== 'JSON') return refuse('40002', 'isv.invalid-format', '无效的数据格式');
+    if (!params.charset || params.charset.toLowerCase() !== 'utf-8') return refuse('40002', 'isv.invalid-charset', '字符集错误');
+    if (params.sign_type !== 'RSA2') return refuse('40002', 'isv.invalid-signature-type', '无效的签名类型');
+    if (!/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(params.timestamp || '')) return refuse('40002', 'isv.invalid-timestamp', '非法的时间戳参数');
+    if (params.version !== '1.0') return refuse('40002', 'isv.invalid-parameter', '参数无效: version');
+    if (!sign) return refuse('40001', 'isv.missing-signature', '缺少签名参数');
+    const signed = crypto.verify('RSA-SHA256', Buffer.from(alipaySignContent(params), 'utf8'), this.alipay.appPublicKey, Buffer.from(sign, 'base64'));
+    if (!signed) return refuse('40002', 'isv.invalid-signature', '验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配');
+    let replySwitch = null;
+    if (this.alipayForced.length) {
+      const forced = this.alipayForced.shift();
+      if (ALIPAY_REPLY_SWITCHES.has(forced)) {
+        replySwitch = forced;
+      } else {
+        const [msg, subCode, subMsg] = ALIPAY_ERRORS[forced] || ['Business Failed', 'isp.injected-error', 'injected error'];
+        return refuse(String(forced), subCode, subMsg, msg);
+      }
+    }
+    if (params.grant_type !== 'authorization_code') return refuse('40002', 'isv.grant-type-invalid', 'grant_type参数不合法');
+    const entry = params.code ? this.alipayCodes.get(params.code) : null;
+    if (!entry || entry.used || this.now() - entry.issuedAt > ALIPAY_CODE_LIFETIME_MS) return refuse('40002', 'isv.code-invalid', '授权码code无效', 'Invalid Arguments');
+    entry.used = true;
+    this.stats.alipaySessionsGiven++;
+    const { userId, openId } = this.alipayIdsFor(entry.openid);
+    const [accessToken, refreshToken] = [`authusrB${crypto.randomBytes(16).toString('hex')}`, `authusrB${crypto.randomBytes(16).toString('hex')}`];
+    this.alipayTokensGiven.push(accessToken, refreshToken);
+    const issued = new Date(this.now() + 8 * 3600 * 1000).toISOString().replace('T', ' ').slice(0, 19);
+    const value = { access_token: accessToken, alipay_user_id: userId, auth_start: issued, expires_in: 1209600, re_expires_in: 2592000, refresh_token: refreshToken, user_id: userId };
+    if (!entry.userIdOnly) value.open_id = openId;
+    return this.alipayReply('alipay_system_oauth_token_response', value, replySwitch);
+  }
+
+  // `{ "<member>": <value>, "sign": "<RSA2 over the value's text>" }`, or what a switch makes of it.
+  alipayReply(member, value, replySwitch = null) {
+    let text = JSON.stringify(value);
+    let sign = crypto.sign('RSA-SHA256', Buffer.from(text, 'utf8'), this.alipay.alipayPrivateKey).toString('base64');
+    if (replySwitch === 'bad-signature') sign = crypto.sign('RSA-SHA256', Buffer.from(`${text} `, 'utf8'), this.alipay.alipayPrivateKey).toString('base64');
+    if (replySwitch === 'tampered') text = JSON.stringify({ ...value, open_id: `0tampered${value.open_id || ''}`, user_id: '2088000000000000' });
+    return `{"${member}":${text}${replySwitch === 'unsigned' ? '' : `,"sign":"${sign}"`}}`;
   }
 
   // Answers like GET https://api.weixin.qq.com/sns/jscode2session.
@@ -253,7 +361,11 @@ MockWeChat.messages = {
 //   GET  /mock-wechat/login?openid= → { code }        what wx.login gives that user
 //   GET  /mock-wechat/phone-code?openid= → { code }   what getPhoneNumber gives
 //   GET  /mock-douyin/login?openid=[&anonymous=1] → { anonymousCode, code? }   what tt.login gives
+//   POST /gateway.do (form-encoded): Alipay's open gateway, alipay.system.oauth.token
+//   GET  /mock-alipay/auth-code?openid=[&userIdOnly=1] → { authCode }   what my.getAuthCode gives
 //   POST /mock-wechat/errors { api: 'code2session' | 'phone', errcode, times? }: errcodes to answer next
+//        { api: 'alipay', errcode | reply: 'unsigned' | 'bad-signature' | 'tampered', times? }:
+//        the gateway's next replies (an error_response of that code, or a reply so spoiled)
 //   GET  /mock-wechat/stats → the calls counted so far
 // Returns a request handler `(req, res, url) → Promise<boolean>` (false: not a mock route).
 const MOCK_API = new Set(['/sns/jscode2session', '/cgi-bin/token', '/cgi-bin/stable_token', '/wxa/business/getuserphonenumber', '/api/apps/v2/jscode2session']);
@@ -263,27 +375,43 @@ function mockRoutes(mock, log = () => {}) {
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
   };
-  const readJson = (req) => new Promise((resolve) => {
+  const readText = (req) => new Promise((resolve) => {
     const chunks = [];
     req.on('data', (chunk) => chunks.push(chunk));
-    req.on('end', () => {
-      try {
-        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}'));
-      } catch (e) {
-        resolve(undefined);
-      }
-    });
-    req.on('error', () => resolve(undefined));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', () => resolve(null));
   });
+  const readJson = async (req) => {
+    const text = await readText(req);
+    try {
+      return text === null ? undefined : JSON.parse(text || '{}');
+    } catch (e) {
+      return undefined;
+    }
+  };
   return async (req, res, url) => {
     const route = url.pathname;
     const openid = () => url.searchParams.get('openid') || 'o-demo-user';
     if (route === '/mock-wechat/login') return send(res, 200, { code: mock.issueCode(openid()) }), true;
     if (route === '/mock-wechat/phone-code') return send(res, 200, { code: mock.issuePhoneCode(openid()) }), true;
     if (route === '/mock-douyin/login') return send(res, 200, mock.issueDouyinCodes(openid(), { anonymous: url.searchParams.get('anonymous') === '1' })), true;
+    if (route === '/mock-alipay/auth-code') return send(res, 200, { authCode: mock.issueAlipayAuthCode(openid(), { userIdOnly: url.searchParams.get('userIdOnly') === '1' }) }), true;
     if (route === '/mock-wechat/stats') return send(res, 200, mock.stats), true;
+    if (route === '/gateway.do') {
+      const form = new URLSearchParams(req.method === 'POST' ? (await readText(req)) || '' : '');
+      const params = Object.fromEntries([...url.searchParams, ...form]);
+      res.writeHead(200, { 'content-type': 'application/json;charset=utf-8' });
+      res.end(mock.alipayGateway(params));
+      return true;
+    }
     if (route === '/mock-wechat/errors' && req.method === 'POST') {
       const body = (await readJson(req)) || {};
+      if (body.api === 'alipay') {
+        const next = body.reply || body.errcode;
+        mock.alipayForced.push(...Array(body.times || 1).fill(next));
+        log(`mock Alipay: the gateway answers ${body.reply ? `a reply ${body.reply}` : `error ${body.errcode}`} next (${body.times || 1}x)`);
+        return send(res, 200, { ok: true }), true;
+      }
       const queue = body.api === 'phone' ? mock.forcedPhone : mock.forced;
       queue.push(...Array(body.times || 1).fill(body.errcode));
       log(`mock WeChat: ${body.api === 'phone' ? 'getuserphonenumber' : 'code2Session'} answers errcode ${body.errcode} next (${body.times || 1}x)`);
@@ -337,4 +465,6 @@ module.exports = {
   ACCESS_TOKEN_LIFETIME_S,
   DEVTOOLS_OPENID,
   DOUYIN,
+  ALIPAY_CODE_LIFETIME_MS,
+  alipaySignContent,
 };

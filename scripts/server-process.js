@@ -15,7 +15,18 @@ function bareLine(line) {
   return line.replace(/^\S+\s+(TRACE|DEBUG|INFO|WARN|ERROR)\s+/, '');
 }
 
-async function startServer({ binary = BINARY, dataDir, wechatUrl, appid = 'wx-mock-appid', secret = 'mock-secret', adminToken, port = 0, args = [], log = () => {}, env = {} } = {}) {
+// A key as ALIPAY_PRIVATE_KEY / ALIPAY_PUBLIC_KEY take it: text (base64 DER or PEM) as given, a
+// KeyObject as PEM (PKCS#8 for a private key, SubjectPublicKeyInfo for a public one).
+function keyText(key) {
+  if (typeof key === 'string') return key;
+  return key.type === 'private' ? key.export({ type: 'pkcs8', format: 'pem' }) : key.export({ type: 'spki', format: 'pem' });
+}
+
+const ALIPAY_ENV = ['ALIPAY_APPID', 'ALIPAY_PRIVATE_KEY', 'ALIPAY_PUBLIC_KEY', 'ALIPAY_GATEWAY'];
+
+// alipay: { appid, privateKey (the app's), publicKey (Alipay's) } enables /auth/alipay/login, its
+// gateway the mock's /gateway.do when wechatUrl is given; without it the server has no Alipay.
+async function startServer({ binary = BINARY, dataDir, wechatUrl, appid = 'wx-mock-appid', secret = 'mock-secret', adminToken, alipay, port = 0, args = [], log = () => {}, env = {} } = {}) {
   if (!fs.existsSync(binary)) throw new Error(`${path.relative(ROOT, binary)} is missing: run \`cargo build -p mp-session-server\` (npm test and npm run demo do it first)`);
   const flags = [`--listen=127.0.0.1:${port}`, `--data-dir=${dataDir}`, `--wechat-appid=${appid}`, `--wechat-secret=${secret}`];
   // The mock WeChat plays Douyin's jscode2session too (dev-server/mock-wechat.js).
@@ -24,6 +35,13 @@ async function startServer({ binary = BINARY, dataDir, wechatUrl, appid = 'wx-mo
   // The admin token travels in the environment, never on a command line others can read.
   if (adminToken) childEnv.MP_SESSION_ADMIN_TOKEN = adminToken;
   delete childEnv.DATABASE_URL;
+  for (const name of ALIPAY_ENV) delete childEnv[name];
+  if (alipay) {
+    // The keys travel in the environment too (the private one must never be on a command line).
+    Object.assign(childEnv, { ALIPAY_APPID: alipay.appid, ALIPAY_PRIVATE_KEY: keyText(alipay.privateKey), ALIPAY_PUBLIC_KEY: keyText(alipay.publicKey) });
+    if (wechatUrl) childEnv.ALIPAY_GATEWAY = `${wechatUrl}/gateway.do`;
+  }
+  Object.assign(childEnv, Object.fromEntries(ALIPAY_ENV.filter((name) => name in env).map((name) => [name, env[name]])));
   const child = spawn(binary, [...flags, ...args], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const errors = [];
   readline.createInterface({ input: child.stderr }).on('line', (line) => {
