@@ -218,6 +218,149 @@ describe('/auth/douyin/login: tt.login\'s code or anonymousCode, exchanged with 
   });
 });
 
+// Alipay's gateway on the mock WeChat and the binary, each holding the other's public key: the
+// app's key pair (private to the server, public to the mock) and "Alipay's" (private to the mock,
+// public to the server), made here. `serverPrivateKey` replaces the app's private key on the
+// server only. The server's log lines are collected, to look for what must not be there.
+const ALIPAY_APPID = '2021000000000001';
+const rsaKeyPair = () => crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+
+async function withAlipay({ clock, serverPrivateKey } = {}, use) {
+  const app = rsaKeyPair();
+  const platform = rsaKeyPair();
+  const wechat = await serveMockWeChat({ now: clock ? clock.now : Date.now, alipay: { appid: ALIPAY_APPID, appPublicKey: app.publicKey, alipayPrivateKey: platform.privateKey } });
+  const dataDir = tempDir('alipay');
+  const logs = [];
+  // The private key as a KeyObject (passed on as PEM), Alipay's public key as bare base64 DER, as
+  // Alipay's console shows it: both forms the server reads.
+  const alipay = { appid: ALIPAY_APPID, privateKey: serverPrivateKey || app.privateKey, publicKey: platform.publicKey.export({ type: 'spki', format: 'der' }).toString('base64') };
+  const server = await startServer({ dataDir, wechatUrl: wechat.url, alipay, args: ['--auth-rate-per-address=0', '--auth-rate-per-openid=0'], log: (line) => logs.push(line) });
+  const authCode = async (openid, query = '') => (await call(`${wechat.url}/mock-alipay/auth-code?openid=${openid}${query}`)).body.authCode;
+  const alipayLogin = (json) => call(`${server.url}/auth/alipay/login`, { method: 'POST', json });
+  const next = async (change) => assert.equal((await call(`${wechat.url}/mock-wechat/errors`, { method: 'POST', json: { api: 'alipay', ...change } })).status, 200);
+  try {
+    await use({ url: server.url, mock: wechat.mock, logs, authCode, alipayLogin, next, keys: { app, platform } });
+  } finally {
+    await server.stop();
+    await wechat.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+describe('/auth/alipay/login: my.getAuthCode\'s authCode, exchanged with Alipay\'s alipay.system.oauth.token', () => {
+  test('an authCode logs its user in; the same user on the next code; nothing of Alipay\'s tokens or ids leaves the server', async () => {
+    await withAlipay({}, async ({ url, mock, logs, authCode, alipayLogin, keys }) => {
+      const first = await alipayLogin({ authCode: await authCode('o-ali') });
+      assert.deepEqual([first.status, first.body.isNewUser], [200, true]);
+      assert.deepEqual(Object.keys(first.body).sort(), ['expiresIn', 'isNewUser', 'refreshExpiresIn', 'refreshToken', 'token', 'user']);
+      assert.equal((await me(url, first.body.token)).status, 200);
+      const again = await alipayLogin({ authCode: await authCode('o-ali') });
+      assert.deepEqual([again.status, again.body.isNewUser, again.body.user.id], [200, false, first.body.user.id], 'the same Alipay user');
+      const other = await alipayLogin({ authCode: await authCode('o-ali-2') });
+      assert.notEqual(other.body.user.id, first.body.user.id);
+      // An older app's reply has user_id and no open_id: that is the user's id then.
+      const legacy = await alipayLogin({ authCode: await authCode('o-ali-old', '&userIdOnly=1') });
+      assert.deepEqual([legacy.status, legacy.body.isNewUser], [200, true]);
+      assert.equal((await alipayLogin({ authCode: await authCode('o-ali-old', '&userIdOnly=1') })).body.user.id, legacy.body.user.id);
+
+      assert.equal(mock.stats.alipayExchanges, 5);
+      assert.equal(mock.stats.alipaySessionsGiven, 5);
+      assert.equal(mock.alipayTokensGiven.length, 10);
+      const ids = ['o-ali', 'o-ali-2', 'o-ali-old'].flatMap((openid) => Object.values(mock.alipayIdsFor(openid)));
+      const keyText = [keys.app.privateKey.export({ type: 'pkcs8', format: 'der' }), keys.platform.publicKey.export({ type: 'spki', format: 'der' })].map((der) => der.toString('base64').slice(100, 160));
+      const replies = JSON.stringify([first.body, again.body, other.body, legacy.body]);
+      for (const secret of [...mock.alipayTokensGiven, ...ids]) {
+        assert.ok(!replies.includes(secret), `a reply shows ${secret}`);
+        assert.ok(!logs.some((line) => line.includes(secret)), `the log shows ${secret}`);
+      }
+      for (const key of keyText) assert.ok(!logs.some((line) => line.includes(key)), 'the log shows a key');
+      assert.ok(!/access_token|refresh_token|open_?id|user_?id|2088/i.test(replies));
+
+      // The call as the gateway saw it: the common parameters, the time in Asia/Shanghai (UTC+8).
+      const request = mock.alipayLastRequest;
+      assert.deepEqual(
+        [request.app_id, request.method, request.format, request.charset, request.sign_type, request.version, request.grant_type],
+        [ALIPAY_APPID, 'alipay.system.oauth.token', 'JSON', 'utf-8', 'RSA2', '1.0', 'authorization_code'],
+      );
+      const sent = Date.parse(`${request.timestamp.replace(' ', 'T')}+08:00`);
+      assert.ok(Math.abs(sent - Date.now()) < 2 * MINUTE, `timestamp ${request.timestamp} is not Shanghai's now`);
+    });
+  });
+
+  test('a used, unknown or expired authCode is 400 with Alipay\'s code; a missing one 40029; Alipay busy 503', async () => {
+    const clock = createFakeClock();
+    await withAlipay({ clock }, async ({ authCode, alipayLogin, next }) => {
+      const code = await authCode('o-ali');
+      assert.equal((await alipayLogin({ authCode: code })).status, 200);
+      const used = await alipayLogin({ authCode: code });
+      assert.deepEqual([used.status, used.body.errcode], [400, 40002]);
+      assert.equal(used.body.errmsg, 'alipay.system.oauth.token: isv.code-invalid 授权码code无效');
+      assert.deepEqual([(await alipayLogin({ authCode: 'never-issued' })).status, (await alipayLogin({ authCode: 'never-issued' })).body.errcode], [400, 40002]);
+      const late = await authCode('o-ali');
+      clock.jump(3 * MINUTE + 1);
+      assert.deepEqual([(await alipayLogin({ authCode: late })).status, (await alipayLogin({ authCode: late })).body.errcode], [400, 40002]);
+      for (const json of [{}, { authCode: '' }, { authCode: 7 }, { code: 'x' }]) assert.deepEqual([(await alipayLogin(json)).status, (await alipayLogin(json)).body.errcode], [400, 40029], JSON.stringify(json));
+
+      // Alipay's own errors: 20000 is worth another try (503); 20001 and 40006 are this server's
+      // to fix (502); each with Alipay's code.
+      const kept = await authCode('o-ali');
+      await next({ errcode: 20000 });
+      const busy = await alipayLogin({ authCode: kept });
+      assert.deepEqual([busy.status, busy.body.errcode], [503, 20000]);
+      assert.match(busy.body.errmsg, /isp\.unknow-error/);
+      await next({ errcode: 20001 });
+      assert.deepEqual([(await alipayLogin({ authCode: kept })).status, (await alipayLogin({ authCode: kept })).status], [502, 200], 'an injected error leaves the code unused');
+      await next({ errcode: 40006 });
+      const denied = await alipayLogin({ authCode: await authCode('o-ali') });
+      assert.deepEqual([denied.status, denied.body.errcode], [502, 40006]);
+    });
+  });
+
+  test('an unsigned, badly signed or tampered gateway reply is refused as unreachable (502, -1)', async () => {
+    await withAlipay({}, async ({ mock, authCode, alipayLogin, next }) => {
+      for (const reply of ['unsigned', 'bad-signature', 'tampered']) {
+        const code = await authCode('o-ali');
+        await next({ reply });
+        const refused = await alipayLogin({ authCode: code });
+        assert.deepEqual([refused.status, refused.body], [502, { errcode: -1, errmsg: 'alipay.system.oauth.token unreachable' }], reply);
+        // Alipay took the code: the client needs a new one.
+        assert.equal((await alipayLogin({ authCode: code })).status, 400, reply);
+      }
+      assert.equal(mock.stats.alipaySessionsGiven, 3);
+      assert.equal((await alipayLogin({ authCode: await authCode('o-ali') })).body.isNewUser, true, 'no user was made from a refused reply');
+    });
+  });
+
+  test('a server whose private key is not the app\'s: Alipay refuses its signature (isv.invalid-signature), answered 502 with 40002', async () => {
+    await withAlipay({ serverPrivateKey: rsaKeyPair().privateKey }, async ({ mock, authCode, alipayLogin }) => {
+      const refused = await alipayLogin({ authCode: await authCode('o-ali') });
+      assert.deepEqual([refused.status, refused.body.errcode], [502, 40002]);
+      assert.match(refused.body.errmsg, /^alipay\.system\.oauth\.token: isv\.invalid-signature /);
+      assert.equal(mock.stats.alipaySessionsGiven, 0);
+    });
+  });
+
+  test('a server without ALIPAY_APPID answers 404 { errcode: 40404 } there; half a configuration or a bad key does not start', async () => {
+    const dataDir = tempDir('no-alipay');
+    try {
+      const server = await startServer({ dataDir });
+      try {
+        const reply = await call(`${server.url}/auth/alipay/login`, { method: 'POST', json: { authCode: 'x' } });
+        assert.deepEqual([reply.status, reply.body.errcode], [404, 40404]);
+        assert.match(reply.body.errmsg, /ALIPAY_APPID/);
+      } finally {
+        await server.stop();
+      }
+      const pair = rsaKeyPair();
+      await assert.rejects(startServer({ dataDir, env: { ALIPAY_APPID: ALIPAY_APPID } }), /ALIPAY_APPID, ALIPAY_PRIVATE_KEY and ALIPAY_PUBLIC_KEY go together/);
+      const swapped = startServer({ dataDir, alipay: { appid: ALIPAY_APPID, privateKey: pair.privateKey, publicKey: pair.privateKey } });
+      await assert.rejects(swapped, (error) => /ALIPAY_PUBLIC_KEY is not/.test(error.message) && !error.message.includes('PRIVATE KEY-----'));
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('/auth/login: the user in the reply, phone binding', () => {
   test('isNewUser is true on an openid’s first login only; the user starts with nulls', async () => {
     await withServer({}, async (server) => {
