@@ -81,7 +81,7 @@ impl AlipayError {
                     _ => StatusCode::BAD_GATEWAY,
                 };
                 if status == StatusCode::BAD_GATEWAY {
-                    tracing::warn!(what, code, %sub_code, %message, "alipay refused this server's request: check ALIPAY_APPID and the keys");
+                    tracing::warn!(what, code, %sub_code, sub_msg = %message, "alipay refused this server's request: check ALIPAY_APPID and the keys");
                 } else {
                     tracing::info!(what, code, %sub_code, "alipay refused");
                 }
