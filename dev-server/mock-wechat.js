@@ -455,7 +455,25 @@ async function serveMockWeChat({ port = 0, host = '127.0.0.1', log, ...options }
   };
 }
 
+// Keys for Alipay's gateway between the mock and the server, made once per process: the app's
+// pair (private to the server, public to the mock) and "Alipay's" (private to the mock, public to
+// the server). { mock, server }: the MockWeChat's `alipay` option and startServer's.
+let alipayKeys = null;
+function alipayTestKeys(appid = '2021000000000001') {
+  if (!alipayKeys) {
+    const pair = () => crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const app = pair();
+    const platform = pair();
+    alipayKeys = {
+      mock: { appid, appPublicKey: app.publicKey, alipayPrivateKey: platform.privateKey },
+      server: { appid, privateKey: app.privateKey, publicKey: platform.publicKey.export({ type: 'spki', format: 'der' }).toString('base64') },
+    };
+  }
+  return alipayKeys;
+}
+
 module.exports = {
+  alipayTestKeys,
   MockWeChat,
   mockRoutes,
   serveMockWeChat,

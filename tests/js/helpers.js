@@ -5,7 +5,7 @@ const assert = require('node:assert/strict');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { serveMockWeChat } = require('../../dev-server/mock-wechat.js');
+const { serveMockWeChat, alipayTestKeys } = require('../../dev-server/mock-wechat.js');
 const { startServer } = require('../../scripts/server-process.js');
 const crypto = require('crypto');
 const { startTestServer } = require('../simulator/test-server.js');
@@ -41,12 +41,13 @@ async function startWorld() {
 // MockWeChat's options (a fake clock's `now`, `acceptDeviceCodes`); `wechatBase(url)` may put
 // something between the server and the mock (the server then calls what it returns).
 async function startLoginServer({ mock = {}, wechatBase = (url) => url } = {}) {
-  const wechat = await serveMockWeChat(mock);
+  const keys = alipayTestKeys();
+  const wechat = await serveMockWeChat(Object.assign({ alipay: keys.mock }, mock));
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-session-server-'));
   const adminToken = crypto.randomBytes(16).toString('hex');
   // No rate limits here: the suites log in as often as their scenarios need (tests/rules.rs in
   // server/ checks the limits).
-  const server = await startServer({ dataDir, wechatUrl: await wechatBase(wechat.url), adminToken, args: ['--auth-rate-per-address=0', '--auth-rate-per-openid=0'] });
+  const server = await startServer({ dataDir, wechatUrl: await wechatBase(wechat.url), adminToken, alipay: keys.server, args: ['--auth-rate-per-address=0', '--auth-rate-per-openid=0'] });
   return {
     url: server.url,
     wechatUrl: wechat.url,

@@ -144,6 +144,38 @@ describe('Alipay (the alipay profile): the core in a Worker', () => {
   before(async () => { world = await startWorld(); });
   after(() => world.close());
 
+  test('cold start: 20 callers share one getAuthCode and one exchange, posted as { authCode } with `headers`; a relaunch, a 401 storm and dispose', async () => {
+    alipayApp(world);
+    const { sim, client, storage } = launch(world, 'alipay');
+    const posted = [];
+    const request = sim.wx.request;
+    sim.wx.request = (options) => {
+      if (/\/auth\/alipay\/login$/.test(options.url)) posted.push({ body: JSON.parse(options.data), header: options.header, headers: options.headers });
+      return request.call(sim.wx, options);
+    };
+    const before = world.server.mock.stats.alipaySessionsGiven;
+    const auth = client({ loginPath: '/auth/alipay/login' });
+    const states = await Promise.all(Array.from({ length: 20 }, () => auth.ensureLogin()));
+    assert.equal(new Set(states.map((state) => state.token)).size, 1);
+    assert.equal(sim.count('getAuthCode'), 1);
+    assert.equal(world.server.mock.stats.alipaySessionsGiven - before, 1);
+    assert.equal(JSON.stringify(posted.map((post) => [Object.keys(post.body), post.header === undefined, post.headers])), JSON.stringify([[['authCode'], true, { 'content-type': 'application/json' }]]), 'Alipay takes headers, not header');
+    const me = await auth.request({ url: '/api/me', headers: { 'x-page': '1' } });
+    assert.deepEqual([me.status, typeof me.data], [200, 'object'], "Alipay's reply shape: status, headers, data");
+    assert.equal(sim.count('MYWebAssembly.instantiate'), 1);
+
+    const relaunched = launch(world, 'alipay', { storage });
+    const again = relaunched.client({ loginPath: '/auth/alipay/login' });
+    assert.equal((await again.ensureLogin()).token, states[0].token, 'the stored session');
+    assert.equal(relaunched.sim.count('getAuthCode'), 0);
+    await admin(world.url, '/admin/revoke-all', {});
+    const replies = await Promise.all(Array.from({ length: 10 }, () => again.request({ url: '/api/me' })));
+    assert.deepEqual(new Set(replies.map((reply) => reply.status)), new Set([200]));
+    assert.equal(relaunched.sim.count('getAuthCode'), 1, 'one re-login for the storm');
+    await again.dispose();
+    assert.equal((await rejection(again.ensureLogin())).code, 'DISPOSED');
+  });
+
   test('no wasm API on the page\'s thread: the Worker loads the wasm with MYWebAssembly, once for every client', async () => {
     alipayApp(world);
     const { sim, client } = launch(world, 'alipay');

@@ -30,7 +30,7 @@ const fs = require('fs');
 const http = require('http');
 const os = require('os');
 const path = require('path');
-const { serveMockWeChat, mockRoutes } = require('../../dev-server/mock-wechat.js');
+const { serveMockWeChat, mockRoutes, alipayTestKeys } = require('../../dev-server/mock-wechat.js');
 const { startServer, adminCall } = require('../../scripts/server-process.js');
 
 const PASSED_ON = /^\/(?:auth\/|api\/(?:me|profile|avatar)$|files\/|\.well-known\/|healthz$)/;
@@ -96,12 +96,13 @@ function sidOf(setCookie) {
 
 // `mock`: the MockWeChat's options (a fake clock's `now`, `acceptDeviceCodes`).
 async function startTestServer({ log = () => {}, mock: mockOptions = {} } = {}) {
-  const wechat = await serveMockWeChat(Object.assign({ log }, mockOptions));
+  const keys = alipayTestKeys();
+  const wechat = await serveMockWeChat(Object.assign({ log, alipay: keys.mock }, mockOptions));
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-session-server-'));
   const adminToken = crypto.randomBytes(16).toString('hex');
   // No rate limits: the suites log in as often as their scenarios need (server/tests/rules.rs
   // checks the limits).
-  const server = await startServer({ dataDir, wechatUrl: wechat.url, adminToken, args: ['--auth-rate-per-address=0', '--auth-rate-per-openid=0'] });
+  const server = await startServer({ dataDir, wechatUrl: wechat.url, adminToken, alipay: keys.server, args: ['--auth-rate-per-address=0', '--auth-rate-per-openid=0'] });
   const serverAdmin = (route, body) => adminCall(server.url, adminToken, route, body);
   // The demo account, as `npm run server` makes it: password logins have an account to find.
   const account = await serverAdmin('/admin/accounts', { username: 'demo', password: 'mp-session-demo' });
