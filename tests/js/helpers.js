@@ -72,6 +72,19 @@ async function admin(url, route, body) {
   return res.json();
 }
 
+// An Alipay app directory: the package's files in workers/mp-session/ (as the README says to copy
+// them) and app.json declaring the workers directory; `worker` replaces the Worker's script.
+function alipayApp(world, { worker } = {}) {
+  const dir = path.join(world.appDir, 'workers', 'mp-session');
+  fs.mkdirSync(dir, { recursive: true });
+  for (const file of fs.readdirSync(DIST)) fs.copyFileSync(path.join(DIST, file), path.join(dir, file));
+  if (worker !== undefined) fs.writeFileSync(path.join(dir, 'worker.js'), worker);
+  fs.writeFileSync(path.join(world.appDir, 'app.json'), JSON.stringify({ pages: [], workers: 'workers' }));
+}
+
+// The login route of each host's profile on mp-session-server.
+const LOGIN_PATHS = { tt: '/auth/douyin/login', alipay: '/auth/alipay/login' };
+
 function launch(world, profile, opts = {}) {
   const clock = opts.clock || createFakeClock();
   const logs = [];
@@ -121,4 +134,4 @@ function watchUnhandled() {
   };
 }
 
-module.exports = { startWorld, startLoginServer, wechatError, watchUnhandled, launch, admin, settle, rejection, requireBuiltPackage, DIST };
+module.exports = { alipayApp, LOGIN_PATHS, startWorld, startLoginServer, wechatError, watchUnhandled, launch, admin, settle, rejection, requireBuiltPackage, DIST };

@@ -7,9 +7,7 @@
 // mp-session-server's /auth/douyin/login.
 const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const fs = require('fs');
-const path = require('path');
-const { startWorld, launch, admin, rejection, settle, DIST } = require('./helpers.js');
+const { startWorld, launch, admin, rejection, settle, alipayApp } = require('./helpers.js');
 const { createSimulator } = require('../simulator/simulator.js');
 const { createFakeClock } = require('../simulator/clock.js');
 
@@ -128,16 +126,6 @@ describe('Douyin (the tt profile): tt.login, /auth/douyin/login', () => {
     assert.match(error.errMsg, /^login:fail/);
   });
 });
-
-// An Alipay app directory: the package's files in workers/mp-session/ (as the README says to copy
-// them) and app.json declaring the workers directory; `worker` replaces the Worker's script.
-function alipayApp(world, { worker } = {}) {
-  const dir = path.join(world.appDir, 'workers', 'mp-session');
-  fs.mkdirSync(dir, { recursive: true });
-  for (const file of fs.readdirSync(DIST)) fs.copyFileSync(path.join(DIST, file), path.join(dir, file));
-  if (worker !== undefined) fs.writeFileSync(path.join(dir, 'worker.js'), worker);
-  fs.writeFileSync(path.join(world.appDir, 'app.json'), JSON.stringify({ pages: [], workers: 'workers' }));
-}
 
 describe('Alipay (the alipay profile): the core in a Worker', () => {
   let world;

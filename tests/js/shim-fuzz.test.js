@@ -6,7 +6,7 @@
 // and afterwards the same client still logs in and sends. Seeded, so a failure names its case.
 const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { startWorld, launch, settle, watchUnhandled } = require('./helpers.js');
+const { startWorld, launch, settle, watchUnhandled, alipayApp, LOGIN_PATHS } = require('./helpers.js');
 
 const CASES = Number(process.env.SHIM_FUZZ_CASES || 300);
 
@@ -47,16 +47,20 @@ function generator(seed) {
   return { value: () => value(0), next };
 }
 
-for (const profile of ['ios', 'android']) {
+// WeChat's two devices, Douyin, and Alipay (its core in a Worker: every call crosses to it).
+for (const profile of ['ios', 'android', 'tt', 'alipay']) {
   describe(`shim fuzz (${profile})`, () => {
     let world;
-    before(async () => { world = await startWorld(); });
+    before(async () => {
+      world = await startWorld();
+      if (profile === 'alipay') alipayApp(world);
+    });
     after(() => world.close());
 
     test(`${CASES} generated hostile inputs: nothing throws, everything settles once, the client survives`, async (t) => {
       const unhandled = watchUnhandled();
       const { clock, createClient, MpSessionError } = launch(world, profile);
-      const auth = createClient({ baseUrl: world.url, allowInsecureHttp: true, timeoutMs: 2000 });
+      const auth = createClient({ baseUrl: world.url, allowInsecureHttp: true, timeoutMs: 2000, loginPath: LOGIN_PATHS[profile] });
       const methods = ['ensureLogin', 'request', 'uploadFile', 'downloadFile', 'login'];
       const outcomes = {};
       for (let seed = 1; seed <= CASES; seed++) {
@@ -73,7 +77,9 @@ for (const profile of ['ios', 'android']) {
         }
         let settledCount = 0;
         const counted = promise.then((v) => { settledCount++; return { v }; }, (e) => { settledCount++; return { e }; });
-        const { value } = await settle(counted, clock, { stepMs: 500, maxSteps: 40 });
+        const { value } = await settle(counted, clock, { stepMs: 500, maxSteps: 40 }).catch((error) => {
+          throw new Error(`seed ${seed}: ${method}: ${error.message}`);
+        });
         assert.equal(settledCount, 1, `seed ${seed}`);
         const outcome = value.e !== undefined ? value.e.code : 'resolved';
         outcomes[outcome] = (outcomes[outcome] || 0) + 1;
@@ -93,7 +99,7 @@ for (const profile of ['ios', 'android']) {
       }
       // The client is intact: a login and a request still go through.
       const me = await settle(auth.request({ url: '/api/me' }), clock);
-      assert.equal(me.value.statusCode, 200);
+      assert.equal(profile === 'alipay' ? me.value.status : me.value.statusCode, 200);
       t.diagnostic(`outcomes: ${JSON.stringify(outcomes)}`);
       await unhandled.check();
     });

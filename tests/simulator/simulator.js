@@ -509,6 +509,24 @@ function createSimulator(options) {
     );
   };
 
+  // Date.now and new Date() follow the fake clock, in the page's context and in a Worker's (one
+  // device clock for both).
+  function useClock(target) {
+    if (!clock) return;
+    target.__clockNow = clock.now;
+    vm.runInContext(`
+      (function () {
+        const RealDate = Date;
+        function SimDate(...args) { return args.length ? new RealDate(...args) : new RealDate(__clockNow()); }
+        SimDate.now = () => __clockNow();
+        SimDate.UTC = RealDate.UTC;
+        SimDate.parse = RealDate.parse;
+        SimDate.prototype = RealDate.prototype;
+        globalThis.Date = SimDate;
+      })();
+    `, target);
+  }
+
   // Alipay's my: wx's calls with Alipay's shapes, getAuthCode for login, no checkSession.
   function alipayError(result) {
     if (!result || typeof result.errMsg !== 'string') return result;
@@ -582,6 +600,7 @@ function createSimulator(options) {
       setTimeout: timers.setTimeout, clearTimeout: timers.clearTimeout,
     });
     vm.runInContext("'use strict'; delete globalThis.WebAssembly;", workerContext);
+    useClock(workerContext);
     const workerModules = new Map();
     const root = dir.replace(/\/$/, '');
     const loadInWorker = (modulePath) => {
@@ -667,21 +686,7 @@ function createSimulator(options) {
     // V8 builtins a real device may lack.
     ${profile === 'ios' || profile === 'tt' || profile === 'alipay' ? 'delete globalThis.WebAssembly; delete globalThis.WeakRef; delete globalThis.FinalizationRegistry;' : ''}
   `, context);
-  if (clock) {
-    // Date.now and new Date() follow the fake clock.
-    context.__clockNow = clock.now;
-    vm.runInContext(`
-      (function () {
-        const RealDate = Date;
-        function SimDate(...args) { return args.length ? new RealDate(...args) : new RealDate(__clockNow()); }
-        SimDate.now = () => __clockNow();
-        SimDate.UTC = RealDate.UTC;
-        SimDate.parse = RealDate.parse;
-        SimDate.prototype = RealDate.prototype;
-        globalThis.Date = SimDate;
-      })();
-    `, context);
-  }
+  useClock(context);
   if (profile === 'devtools') {
     context.TextEncoder = TextEncoder;
     context.TextDecoder = TextDecoder;
