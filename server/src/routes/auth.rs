@@ -177,9 +177,7 @@ pub async fn douyin_login(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     limit_address(&app, &headers, peer.0)?;
-    let douyin = app.douyin.as_ref().ok_or_else(|| {
-        ApiError::new(StatusCode::NOT_FOUND, 40404, "Douyin login is not configured here (DOUYIN_APPID, DOUYIN_SECRET)")
-    })?;
+    let douyin = app.douyin.as_ref().ok_or_else(|| not_configured("Douyin", "DOUYIN_APPID, DOUYIN_SECRET"))?;
     let body: DouyinLoginBody = parse_json(&body, r#"{"code": "..."} or {"anonymousCode": "..."}"#)
         .map_err(|e| ApiError { errcode: 40029, ..e })?;
     let non_empty = |value: Option<String>| value.filter(|v| !v.is_empty());
@@ -189,11 +187,27 @@ pub async fn douyin_login(
         (None, None) => return Err(ApiError::new(StatusCode::BAD_REQUEST, 40029, "missing code or anonymousCode")),
     };
     let session = douyin.code2session(&code).await.map_err(|error| error.into_api("jscode2session"))?;
-    limit_openid(&app, &session.openid)?;
-    let (user, created, grant) = sign_in(&app, douyin.appid(), &session, None).await?;
     let anonymous = matches!(code, DouyinCode::Anonymous(_));
-    tracing::info!(user = %user.id, new = created, anonymous, "douyin login: jscode2session ok, session_key kept on the server");
-    Ok(Json(grant.login_reply(&app, &user, &origin(&app, &headers), created)))
+    tracing::info!(anonymous, "douyin login: jscode2session ok, session_key kept on the server");
+    platform_login(&app, &headers, douyin.appid(), &session).await
+}
+
+/// A login route of a host that this server was not configured for.
+fn not_configured(host: &str, settings: &str) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, 40404, format!("{host} login is not configured here ({settings})"))
+}
+
+/// The answer of a host's login route once its code was exchanged: the user and a new session.
+async fn platform_login(
+    app: &App,
+    headers: &HeaderMap,
+    appid: &str,
+    session: &CodeSession,
+) -> Result<Json<Value>, ApiError> {
+    limit_openid(app, &session.openid)?;
+    let (user, created, grant) = sign_in(app, appid, session, None).await?;
+    tracing::info!(user = %user.id, new = created, "login");
+    Ok(Json(grant.login_reply(app, &user, &origin(app, headers), created)))
 }
 
 #[derive(Deserialize)]
@@ -213,13 +227,10 @@ pub async fn alipay_login(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     limit_address(&app, &headers, peer.0)?;
-    let alipay = app.alipay.as_ref().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            40404,
-            "Alipay login is not configured here (ALIPAY_APPID, ALIPAY_PRIVATE_KEY, ALIPAY_PUBLIC_KEY)",
-        )
-    })?;
+    let alipay = app
+        .alipay
+        .as_ref()
+        .ok_or_else(|| not_configured("Alipay", "ALIPAY_APPID, ALIPAY_PRIVATE_KEY, ALIPAY_PUBLIC_KEY"))?;
     let body: AlipayLoginBody =
         parse_json(&body, r#"{"authCode": "..."}"#).map_err(|e| ApiError { errcode: 40029, ..e })?;
     let auth_code = body
@@ -230,10 +241,8 @@ pub async fn alipay_login(
         .code2session(&auth_code, app.clock.now())
         .await
         .map_err(|error| error.into_api("alipay.system.oauth.token"))?;
-    limit_openid(&app, &session.openid)?;
-    let (user, created, grant) = sign_in(&app, alipay.appid(), &session, None).await?;
-    tracing::info!(user = %user.id, new = created, "alipay login: alipay.system.oauth.token ok, its tokens dropped");
-    Ok(Json(grant.login_reply(&app, &user, &origin(&app, &headers), created)))
+    tracing::info!("alipay login: alipay.system.oauth.token ok, its tokens dropped");
+    platform_login(&app, &headers, alipay.appid(), &session).await
 }
 
 #[derive(Deserialize)]
