@@ -482,11 +482,38 @@ fn rsa_public_key_components(der_key: &[u8]) -> Option<(&[u8], &[u8])> {
 mod tests {
     use super::*;
 
-    // A 2048-bit RSA key made for these tests only (node's crypto.generateKeyPairSync): PKCS#8
-    // and its SubjectPublicKeyInfo, and node's (OpenSSL's) RSA-SHA256 signature of SIGNED_TEXT.
-    const TEST_SPKI: &str = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAwUfYsuCwXmlRSLwBEBU8lHYbFmnA2ekyTIOu+RNK6fB5bqQLdpSP3G79+wrlNZtLVqoxNaBXu9DSfOxcoULSR0xsiwqO9CbJdOYJvMZhChflS01O5Xoh0XwKi4YU67d6TXx0/Uu9329BYPvhvDHx573hScrXw9HjtKLxBkMHEgJ/3eWUcPCOe3zulDpgFW4F+tm6AScLAWfCI1DJ/bgHZEkNtEMETAGg1bhPJ9AKyMGPKKSqfRO9aioDnVhW6Ajef2N2lltDUAEKMnZx/g4DE2NfBYWZZfkKv9jWagfAFTdQvqDFONekHOBCaEBy02/swbqG72Bmnc1RMtMoRK7oGQIDAQAB";
     const SIGNED_TEXT: &str = "a=1&b=二 3";
-    const NODE_SIGNATURE: &str = "gYv26Wjtx+Qy4H4uUd0f+mmZIDHDOXOnYQ+tMP5Cl5d2MM5+glAF3NWBuizR239TLtDWakazfIPNQTxpZzRAXNSEEKg/uRJyDUzbTVXxaZFKPH4yIoog/6b8ykOu/WqK5Ed7cCB5Pzr3oi3IaqpxfB93L4wOXu7MTES77F1FNM94hODD4B8U5rGV4UyDNdIhy0tXQB0gS37xJ9FSWHyclKYYk6OmeSrGWJjqRkvhiLNPuFHAwBCVKqFeH2RPtRoUtFndp96XbN7gd9LRSwcUh+QoZwaWfi8/BSiMsBmbiO82R7r1cvTVxX4SpHO4d58PdISeLmu7ymRJnOMXuSBKxg==";
+
+    /// A 2048-bit RSA key made for this test run by node's crypto (OpenSSL): its PKCS#8, its
+    /// SubjectPublicKeyInfo and OpenSSL's RSA-SHA256 signature of SIGNED_TEXT, all base64. Made
+    /// here so that no key is kept in the repository (npm test installs node; so does bootstrap).
+    fn test_key() -> &'static [String; 3] {
+        static KEY: std::sync::OnceLock<[String; 3]> = std::sync::OnceLock::new();
+        KEY.get_or_init(|| {
+            let script = "const c = require('crypto'); \
+                const { privateKey, publicKey } = c.generateKeyPairSync('rsa', { modulusLength: 2048 }); \
+                const signature = c.sign('sha256', Buffer.from(process.argv[1]), privateKey); \
+                console.log([privateKey.export({ type: 'pkcs8', format: 'der' }), \
+                  publicKey.export({ type: 'spki', format: 'der' }), signature].map((b) => b.toString('base64')).join(' '));";
+            let out = std::process::Command::new("node")
+                .args(["-e", script, SIGNED_TEXT])
+                .output()
+                .expect("node makes the test's RSA key (bash scripts/bootstrap.sh installs it)");
+            assert!(out.status.success(), "node could not make the test key: {}", String::from_utf8_lossy(&out.stderr));
+            let text = String::from_utf8(out.stdout).unwrap();
+            let parts: Vec<String> = text.split_whitespace().map(str::to_owned).collect();
+            [parts[0].clone(), parts[1].clone(), parts[2].clone()]
+        })
+    }
+    fn test_pkcs8() -> &'static str {
+        &test_key()[0]
+    }
+    fn test_spki() -> &'static str {
+        &test_key()[1]
+    }
+    fn node_signature() -> &'static str {
+        &test_key()[2]
+    }
 
     fn pem(label: &str, base64: &str) -> String {
         let lines: Vec<String> = base64.as_bytes().chunks(64).map(|c| String::from_utf8(c.to_vec()).unwrap()).collect();
@@ -495,7 +522,7 @@ mod tests {
 
     /// The test key plays both the app's key and Alipay's.
     fn alipay() -> Alipay {
-        Alipay::new(ALIPAY_GATEWAY, "2021000000000001", TEST_PKCS8, TEST_SPKI).unwrap()
+        Alipay::new(ALIPAY_GATEWAY, "2021000000000001", test_pkcs8(), test_spki()).unwrap()
     }
 
     fn signed_body(member: &str, value: &str, alipay: &Alipay) -> String {
@@ -589,26 +616,26 @@ mod tests {
 
     #[test]
     fn keys_parse_from_base64_or_pem_and_a_misplaced_key_is_refused_by_name() {
-        let key = parse_private_key(TEST_PKCS8).unwrap();
+        let key = parse_private_key(test_pkcs8()).unwrap();
         assert_eq!(key.public().modulus_len(), 256);
-        parse_private_key(&pem("PRIVATE KEY", TEST_PKCS8)).unwrap();
-        parse_private_key(&pem("PRIVATE KEY", TEST_PKCS8).replace('\n', "\\n")).unwrap();
+        parse_private_key(&pem("PRIVATE KEY", test_pkcs8())).unwrap();
+        parse_private_key(&pem("PRIVATE KEY", test_pkcs8()).replace('\n', "\\n")).unwrap();
         // PKCS#1: the RSAPrivateKey inside the PKCS#8's OCTET STRING.
-        let pkcs8 = BASE64.decode(TEST_PKCS8).unwrap();
+        let pkcs8 = BASE64.decode(test_pkcs8()).unwrap();
         let (inner, _) = der(&pkcs8, SEQUENCE).unwrap();
         let (_, rest) = der(inner, INTEGER).unwrap();
         let (_, rest) = der(rest, SEQUENCE).unwrap();
         let (pkcs1, _) = der(rest, 0x04).unwrap();
         parse_private_key(&pem("RSA PRIVATE KEY", &BASE64.encode(pkcs1))).unwrap();
 
-        let public = parse_public_key(TEST_SPKI).unwrap();
+        let public = parse_public_key(test_spki()).unwrap();
         assert_eq!((public.n.len(), public.e.as_slice()), (256, &[1u8, 0, 1][..]));
-        parse_public_key(&pem("PUBLIC KEY", TEST_SPKI)).unwrap();
-        let spki = BASE64.decode(TEST_SPKI).unwrap();
+        parse_public_key(&pem("PUBLIC KEY", test_spki())).unwrap();
+        let spki = BASE64.decode(test_spki()).unwrap();
         let bare = spki_rsa_public_key(&spki).unwrap();
         assert_eq!(parse_public_key(&pem("RSA PUBLIC KEY", &BASE64.encode(bare))).unwrap().n, public.n);
         // OpenSSL's signature checks with the parsed key: the SPKI wrapper was taken off right.
-        let signature = BASE64.decode(NODE_SIGNATURE).unwrap();
+        let signature = BASE64.decode(node_signature()).unwrap();
         public.verify(&RSA_PKCS1_2048_8192_SHA256, SIGNED_TEXT.as_bytes(), &signature).unwrap();
         assert!(public.verify(&RSA_PKCS1_2048_8192_SHA256, b"a=1&b=2 3", &signature).is_err());
 
@@ -616,15 +643,15 @@ mod tests {
             Ok(_) => panic!("accepted"),
             Err(message) => message,
         };
-        let message = refused(TEST_SPKI, TEST_SPKI);
+        let message = refused(test_spki(), test_spki());
         assert!(message.starts_with("ALIPAY_PRIVATE_KEY is not"), "{message}");
-        assert!(!message.contains(&TEST_SPKI[..40]), "the key is never shown");
-        assert!(refused("not base64!", TEST_SPKI).starts_with("ALIPAY_PRIVATE_KEY"));
-        assert!(refused(TEST_PKCS8, TEST_PKCS8).starts_with("ALIPAY_PUBLIC_KEY is not"));
-        assert!(refused(TEST_PKCS8, "").contains("ALIPAY_PUBLIC_KEY"));
+        assert!(!message.contains(&test_spki()[..40]), "the key is never shown");
+        assert!(refused("not base64!", test_spki()).starts_with("ALIPAY_PRIVATE_KEY"));
+        assert!(refused(test_pkcs8(), test_pkcs8()).starts_with("ALIPAY_PUBLIC_KEY is not"));
+        assert!(refused(test_pkcs8(), "").contains("ALIPAY_PUBLIC_KEY"));
         let encrypted =
             "-----BEGIN ENCRYPTED PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----";
-        assert!(refused(encrypted, TEST_SPKI).contains("encrypted"));
+        assert!(refused(encrypted, test_spki()).contains("encrypted"));
         // A 1024-bit RSAPublicKey: n of 128 bytes.
         let mut small = vec![0x30, 0x81, 0x89, 0x02, 0x81, 0x81, 0x00, 0xc1];
         small.extend([0x11; 127]);
