@@ -1,15 +1,15 @@
 'use strict';
-// Builds a fixture app (tests/frameworks/<name>/) for one host (a target: WeChat or Douyin) with
+// Builds a fixture app (tests/frameworks/<name>/) for one host (a target: WeChat, Douyin or Alipay) with
 // its framework's own CLI against an mp-session tarball (`npm pack`). The framework's node_modules live in a cache outside the
 // repository, keyed by everything that changes what `npm ci` installs (installKey below): `npm ci`
 // runs only when one of those changes (or a previous install did not finish). Each build copies the fixture's sources
 // into the cached workspace, installs the tarball there (`npm install --no-save --offline`), and
 // runs the CLI there. One install serves every target of a fixture; each target's output is moved
-// to out/<target>/ in the workspace, so a WeChat and a Douyin build do not overwrite each other.
+// to out/<target>/ in the workspace, so the builds of one fixture do not overwrite each other.
 //
 //   node tests/frameworks/build.js taro|uni-app path/to/mp-session-x.y.z.tgz [target]
 //
-// Targets: taro weapp (default) or tt; uni-app mp-weixin (default) or mp-toutiao.
+// Targets: taro weapp (default), tt or alipay; uni-app mp-weixin (default), mp-toutiao or mp-alipay.
 //
 // Environment: MP_SESSION_FRAMEWORKS_CACHE overrides the cache directory (default
 // ${XDG_CACHE_HOME:-~/.cache}/mp-session/frameworks).
@@ -25,12 +25,14 @@ const FIXTURES = {
     targets: {
       weapp: { command: ['taro', 'build', '--type', 'weapp'], output: 'dist' },
       tt: { command: ['taro', 'build', '--type', 'tt'], output: 'dist' },
+      alipay: { command: ['taro', 'build', '--type', 'alipay'], output: 'dist' },
     },
   },
   'uni-app': {
     targets: {
       'mp-weixin': { command: ['uni', 'build', '-p', 'mp-weixin'], output: path.join('dist', 'build', 'mp-weixin') },
       'mp-toutiao': { command: ['uni', 'build', '-p', 'mp-toutiao'], output: path.join('dist', 'build', 'mp-toutiao') },
+      'mp-alipay': { command: ['uni', 'build', '-p', 'mp-alipay'], output: path.join('dist', 'build', 'mp-alipay') },
     },
   },
 };
@@ -255,7 +257,7 @@ module.exports = { buildFixture, cacheRoot, installKey, FIXTURES };
 if (require.main === module) {
   const [name, tarball, target] = process.argv.slice(2);
   if (!name || !tarball) {
-    console.error('usage: node tests/frameworks/build.js taro|uni-app path/to/mp-session.tgz [weapp|tt|mp-weixin|mp-toutiao]');
+    console.error('usage: node tests/frameworks/build.js taro|uni-app path/to/mp-session.tgz [weapp|tt|alipay|mp-weixin|mp-toutiao|mp-alipay]');
     process.exit(2);
   }
   try {

@@ -1,5 +1,6 @@
 // Taro build configuration: the smallest a weapp React app needs, plus mp-session's build plugin,
-// which puts mp_session_bg.wasm.br at miniprogram_npm/mp-session/ in the output.
+// which puts mp_session_bg.wasm.br at miniprogram_npm/mp-session/ in the output (for alipay: the
+// Worker directory workers/mp-session/, which src/app.config.js declares).
 module.exports = function () {
   return {
     projectName: 'mp-session-fixture-taro',

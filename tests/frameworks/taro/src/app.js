@@ -2,8 +2,10 @@ import { useLaunch } from '@tarojs/taro';
 import Taro from '@tarojs/taro';
 import { createClient } from 'mp-session';
 
-// Douyin's tt.login codes are exchanged at the server's Douyin route (`taro build --type tt`).
-const loginPath = process.env.TARO_ENV === 'tt' ? '/auth/douyin/login' : '/auth/login';
+// Douyin's tt.login codes and Alipay's my.getAuthCode authCodes are exchanged at the server's
+// Douyin and Alipay routes (`taro build --type tt`, `--type alipay`).
+const LOGIN_PATHS = { tt: '/auth/douyin/login', alipay: '/auth/alipay/login' };
+const loginPath = LOGIN_PATHS[process.env.TARO_ENV] || '/auth/login';
 
 // One client for the app, created at launch (WeChat advises calling wx.login from onLaunch).
 function App({ children }) {
@@ -12,7 +14,8 @@ function App({ children }) {
     auth.ensureLogin()
       .then(() => auth.request({ url: '/api/me' }))
       .then(
-        (res) => Taro.showToast({ title: 'me:' + res.statusCode + ':' + (res.data && res.data.userId) }),
+        // Alipay's replies carry `status` where WeChat's and Douyin's carry `statusCode`.
+        (res) => Taro.showToast({ title: 'me:' + (res.statusCode !== undefined ? res.statusCode : res.status) + ':' + (res.data && res.data.userId) }),
         (e) => Taro.showToast({ title: 'error:' + (e && e.code) }),
       );
   });
