@@ -1,6 +1,7 @@
 'use strict';
 // Runs a framework's built mini-program (a Taro or uni-app output directory) in the project's
-// simulator the way WeChat (or Douyin, in the 'tt' profile) starts an app: app.js first (App(), then onLaunch), then the first page
+// simulator the way WeChat (or Douyin, in the 'tt' profile, or Alipay, in the 'alipay' profile)
+// starts an app: app.js first (App(), then onLaunch), then the first page
 // of app.json (the page's components registered, then the page created and shown). Also scans a
 // build output for what a mini-program forbids or lacks.
 const fs = require('fs');
@@ -26,10 +27,48 @@ function usedComponents(outputDir, jsonPath) {
     .map((p) => (p.startsWith('/') ? p.slice(1) : path.posix.join(path.posix.dirname(jsonPath), p)));
 }
 
+// What real Alipay gives a mini-program and the frameworks' Alipay runtimes use, but the
+// simulator's 'alipay' profile (tests/simulator/simulator.js, not ours to edit) lacks. The runner
+// supplies each only while the profile lacks it, and runBuiltApp returns which it supplied
+// (`supplied`), so a test can say so; once the profile has them these are no-ops. Nothing here is
+// mp-session's: the SDK's own calls (getAuthCode, request with headers, storage, createWorker,
+// MYWebAssembly) are the profile's.
+const ALIPAY_GAPS = [
+  {
+    // @tarojs/plugin-platform-alipay's runtime reads navigator.userAgent as it loads (taro.js:
+    // `L=navigator,x=L.userAgent;Object.defineProperty(navigator,"userAgent",…)`); without the
+    // global, app.js throws ReferenceError: navigator is not defined.
+    what: 'the global navigator (Taro reads navigator.userAgent at start)',
+    install(sim, used) {
+      if (sim.evaluate('typeof navigator') !== 'undefined') return;
+      const navigator = { userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 AlipayClient/10.5.60.6000 Language/zh-Hans' };
+      // Counted as supplied only when the app looks it up.
+      Object.defineProperty(sim.context, 'navigator', { configurable: true, enumerable: false, get() { used(); return navigator; } });
+    },
+  },
+  {
+    // Alipay's my.showToast takes `content` (Taro and uni-app rename the app's `title` to it); the
+    // profile's showToast records `title`, so the toast text is read from `content` when only
+    // that is given.
+    what: "my.showToast's `content` (the toast text on Alipay; the profile records `title`)",
+    install(sim, used) {
+      const showToast = sim.wx.showToast;
+      sim.wx.showToast = function (opts) {
+        if (opts && typeof opts === 'object' && opts.title === undefined && opts.content !== undefined) {
+          used();
+          return showToast.call(this, Object.assign({}, opts, { title: opts.content }));
+        }
+        return showToast.apply(this, arguments);
+      };
+    },
+  },
+];
+
 /**
  * Starts the built app in a simulator. Resolves once `until(sim)` holds (by default: a showToast
  * was shown) or rejects after timeoutMs with the timeline and what the app printed.
- * Returns { sim, app, page, toasts, logs, errors }.
+ * Returns { sim, app, page, toasts, logs, errors, supplied } (supplied: what of ALIPAY_GAPS the
+ * runner had to give the app in the 'alipay' profile).
  */
 async function runBuiltApp({ outputDir, serverUrl, wechatUrl, profile = 'ios', timeoutMs = 20000, until, storage, clock } = {}) {
   if (!outputDir || !fs.existsSync(path.join(outputDir, 'app.json'))) throw new Error(`${outputDir} is no mini-program output (no app.json)`);
@@ -46,6 +85,10 @@ async function runBuiltApp({ outputDir, serverUrl, wechatUrl, profile = 'ios', t
     hosts: { [FIXTURE_BASE_URL]: serverUrl },
     onError: (error) => errors.push(error),
   });
+  const supplied = [];
+  if (profile === 'alipay') {
+    for (const gap of ALIPAY_GAPS) gap.install(sim, () => { if (!supplied.includes(gap.what)) supplied.push(gap.what); });
+  }
   sim.context.console = new Proxy(console, {
     get: (target, level) => (...args) => logs.push(`[${String(level)}] ${args.map(describe).join(' ')}`),
   });
@@ -69,7 +112,7 @@ async function runBuiltApp({ outputDir, serverUrl, wechatUrl, profile = 'ios', t
     }
     if (errors.length) throw errors[0];
     const toasts = sim.timeline.filter((e) => e.api === 'showToast').map((e) => e.detail);
-    return { sim, app, page, toasts, logs, errors };
+    return { sim, app, page, toasts, logs, errors, supplied };
   } catch (thrown) {
     // Errors from the sandbox belong to its realm (not instanceof Error here): one error of ours.
     const error = new Error(`the app failed in the simulator (${profile}): ${describe(thrown)}${context()}`);
@@ -138,17 +181,26 @@ function scanOutput(outputDir) {
   return hits;
 }
 
-module.exports = { runBuiltApp, scanOutput, FIXTURE_BASE_URL };
+module.exports = { runBuiltApp, scanOutput, FIXTURE_BASE_URL, ALIPAY_GAPS };
 
-// node tests/frameworks/run-in-simulator.js <outputDir> [ios|android|devtools|tt]
+// How each profile's host logs in: its login call in the timeline, and the mock's count of
+// code exchanges for it.
+const HOST_LOGIN = {
+  tt: { call: 'login', host: 'tt.login', exchanges: (stats) => stats.douyinExchanges, name: 'Douyin code exchanges' },
+  alipay: { call: 'getAuthCode', host: 'my.getAuthCode', exchanges: (stats) => stats.alipayExchanges, name: 'Alipay authCode exchanges' },
+};
+const WECHAT_LOGIN = { call: 'login', host: 'wx.login', exchanges: (stats) => stats.code2SessionCalls, name: 'code exchanges' };
+
+// node tests/frameworks/run-in-simulator.js <outputDir> [ios|android|devtools|tt|alipay]
 // Starts mp-session-server (behind the test proxy) on a free port, runs the built app against it, prints the timeline and
 // what the scan found; exits 1 unless the app logged in once (one code exchange: WeChat's, or
-// Douyin's in the 'tt' profile, for a Douyin build) and showed 'me:200:…'.
+// Douyin's in the 'tt' profile for a Douyin build, or Alipay's in the 'alipay' profile for an
+// Alipay build) and showed 'me:200:…'.
 if (require.main === module) {
   const { startTestServer } = require('../simulator/test-server.js');
   const [outputDir, profile = 'ios'] = process.argv.slice(2);
   if (!outputDir) {
-    console.error('usage: node tests/frameworks/run-in-simulator.js <build output dir> [ios|android|devtools|tt]');
+    console.error('usage: node tests/frameworks/run-in-simulator.js <build output dir> [ios|android|devtools|tt|alipay]');
     process.exit(2);
   }
   (async () => {
@@ -156,12 +208,14 @@ if (require.main === module) {
     const serverUrl = server.url;
     let ok = false;
     try {
-      const { sim, toasts, logs } = await runBuiltApp({ outputDir, serverUrl, profile });
+      const { sim, toasts, logs, supplied } = await runBuiltApp({ outputDir, serverUrl, wechatUrl: server.wechatUrl, profile });
       console.log(sim.formatTimeline());
       if (logs.length) console.log(`app output:\n${logs.join('\n')}`);
-      const logins = sim.count('login');
-      const exchanges = profile === 'tt' ? server.mock.stats.douyinExchanges : server.mock.stats.code2SessionCalls;
-      console.log(`[${profile}] ${profile === 'tt' ? 'tt' : 'wx'}.login ×${logins}, ${profile === 'tt' ? 'Douyin ' : ''}code exchanges ×${exchanges}, toasts: ${JSON.stringify(toasts)}`);
+      for (const what of supplied) console.log(`[${profile}] the runner supplied what the simulator's profile lacks: ${what}`);
+      const login = HOST_LOGIN[profile] || WECHAT_LOGIN;
+      const logins = sim.count(login.call);
+      const exchanges = login.exchanges(server.mock.stats);
+      console.log(`[${profile}] ${login.host} ×${logins}, ${login.name} ×${exchanges}, toasts: ${JSON.stringify(toasts)}`);
       ok = logins === 1 && exchanges === 1 && toasts.length === 1 && /^me:200:./.test(toasts[0]);
     } catch (error) {
       console.error(error.stack || error.message);
