@@ -13,11 +13,12 @@ const OUTPUT_PATH = DEFAULT_WASM_PATH.replace(/^\//, '');
 
 // Alipay: the directory of the output where the SDK starts its Worker (my.createWorker of
 // workers/mp-session/worker.js) and what goes in it: the Worker's script, what it requires
-// (worker-messages.js, loader.js, and loader's mp_session_glue.js and text.js; a Worker may require
+// (worker-messages.js, loader.js, and loader's mp_session_glue.js, text.js and worker-runtime.js,
+// which only the page's side runs but a packager checking requires finds; a Worker may require
 // only inside its directory) and the wasm it instantiates with MYWebAssembly. Copies of the
 // package's miniprogram_dist/ files, byte for byte. Both plugins write exactly this list.
 const WORKER_DIR = path.posix.dirname(DEFAULT_WORKER_PATH);
-const WORKER_FILES = Object.freeze(['worker.js', 'worker-messages.js', 'loader.js', 'mp_session_glue.js', 'text.js', WASM_FILE]);
+const WORKER_FILES = Object.freeze(['worker.js', 'worker-messages.js', 'loader.js', 'worker-runtime.js', 'mp_session_glue.js', 'text.js', WASM_FILE]);
 // What app.json's "workers" should say: the top directory WORKER_DIR is in.
 const WORKERS_ROOT = WORKER_DIR.split('/')[0];
 

@@ -27,48 +27,10 @@ function usedComponents(outputDir, jsonPath) {
     .map((p) => (p.startsWith('/') ? p.slice(1) : path.posix.join(path.posix.dirname(jsonPath), p)));
 }
 
-// What real Alipay gives a mini-program and the frameworks' Alipay runtimes use, but the
-// simulator's 'alipay' profile (tests/simulator/simulator.js, not ours to edit) lacks. The runner
-// supplies each only while the profile lacks it, and runBuiltApp returns which it supplied
-// (`supplied`), so a test can say so; once the profile has them these are no-ops. Nothing here is
-// mp-session's: the SDK's own calls (getAuthCode, request with headers, storage, createWorker,
-// MYWebAssembly) are the profile's.
-const ALIPAY_GAPS = [
-  {
-    // @tarojs/plugin-platform-alipay's runtime reads navigator.userAgent as it loads (taro.js:
-    // `L=navigator,x=L.userAgent;Object.defineProperty(navigator,"userAgent",…)`); without the
-    // global, app.js throws ReferenceError: navigator is not defined.
-    what: 'the global navigator (Taro reads navigator.userAgent at start)',
-    install(sim, used) {
-      if (sim.evaluate('typeof navigator') !== 'undefined') return;
-      const navigator = { userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 AlipayClient/10.5.60.6000 Language/zh-Hans' };
-      // Counted as supplied only when the app looks it up.
-      Object.defineProperty(sim.context, 'navigator', { configurable: true, enumerable: false, get() { used(); return navigator; } });
-    },
-  },
-  {
-    // Alipay's my.showToast takes `content` (Taro and uni-app rename the app's `title` to it); the
-    // profile's showToast records `title`, so the toast text is read from `content` when only
-    // that is given.
-    what: "my.showToast's `content` (the toast text on Alipay; the profile records `title`)",
-    install(sim, used) {
-      const showToast = sim.wx.showToast;
-      sim.wx.showToast = function (opts) {
-        if (opts && typeof opts === 'object' && opts.title === undefined && opts.content !== undefined) {
-          used();
-          return showToast.call(this, Object.assign({}, opts, { title: opts.content }));
-        }
-        return showToast.apply(this, arguments);
-      };
-    },
-  },
-];
-
 /**
  * Starts the built app in a simulator. Resolves once `until(sim)` holds (by default: a showToast
  * was shown) or rejects after timeoutMs with the timeline and what the app printed.
- * Returns { sim, app, page, toasts, logs, errors, supplied } (supplied: what of ALIPAY_GAPS the
- * runner had to give the app in the 'alipay' profile).
+ * Returns { sim, app, page, toasts, logs, errors }.
  */
 async function runBuiltApp({ outputDir, serverUrl, wechatUrl, profile = 'ios', timeoutMs = 20000, until, storage, clock } = {}) {
   if (!outputDir || !fs.existsSync(path.join(outputDir, 'app.json'))) throw new Error(`${outputDir} is no mini-program output (no app.json)`);
@@ -85,10 +47,6 @@ async function runBuiltApp({ outputDir, serverUrl, wechatUrl, profile = 'ios', t
     hosts: { [FIXTURE_BASE_URL]: serverUrl },
     onError: (error) => errors.push(error),
   });
-  const supplied = [];
-  if (profile === 'alipay') {
-    for (const gap of ALIPAY_GAPS) gap.install(sim, () => { if (!supplied.includes(gap.what)) supplied.push(gap.what); });
-  }
   sim.context.console = new Proxy(console, {
     get: (target, level) => (...args) => logs.push(`[${String(level)}] ${args.map(describe).join(' ')}`),
   });
@@ -112,7 +70,7 @@ async function runBuiltApp({ outputDir, serverUrl, wechatUrl, profile = 'ios', t
     }
     if (errors.length) throw errors[0];
     const toasts = sim.timeline.filter((e) => e.api === 'showToast').map((e) => e.detail);
-    return { sim, app, page, toasts, logs, errors, supplied };
+    return { sim, app, page, toasts, logs, errors };
   } catch (thrown) {
     // Errors from the sandbox belong to its realm (not instanceof Error here): one error of ours.
     const error = new Error(`the app failed in the simulator (${profile}): ${describe(thrown)}${context()}`);
@@ -181,7 +139,7 @@ function scanOutput(outputDir) {
   return hits;
 }
 
-module.exports = { runBuiltApp, scanOutput, FIXTURE_BASE_URL, ALIPAY_GAPS };
+module.exports = { runBuiltApp, scanOutput, FIXTURE_BASE_URL };
 
 // How each profile's host logs in: its login call in the timeline, and the mock's count of
 // code exchanges for it.
@@ -208,10 +166,9 @@ if (require.main === module) {
     const serverUrl = server.url;
     let ok = false;
     try {
-      const { sim, toasts, logs, supplied } = await runBuiltApp({ outputDir, serverUrl, wechatUrl: server.wechatUrl, profile });
+      const { sim, toasts, logs } = await runBuiltApp({ outputDir, serverUrl, wechatUrl: server.wechatUrl, profile });
       console.log(sim.formatTimeline());
       if (logs.length) console.log(`app output:\n${logs.join('\n')}`);
-      for (const what of supplied) console.log(`[${profile}] the runner supplied what the simulator's profile lacks: ${what}`);
       const login = HOST_LOGIN[profile] || WECHAT_LOGIN;
       const logins = sim.count(login.call);
       const exchanges = login.exchanges(server.mock.stats);

@@ -24,6 +24,8 @@ const TINY_PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADU
 // MYWebAssembly, getAuthCode, `headers`/`status`, failures as { error, errorMessage }.
 const PROFILES = ['ios', 'android', 'devtools', 'tt', 'alipay'];
 const ALIPAY_MAX_KEY_BYTES = 200 * 1024;
+// Alipay gives mini-programs a navigator (Taro's Alipay runtime reads, and redefines, its userAgent).
+const ALIPAY_USER_AGENT = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 AlipayClient/10.5.60.6000 Language/zh-Hans';
 
 function createSimulator(options) {
   // wechatUrl: where the mock WeChat hands out wx.login's and getPhoneNumber's codes (the
@@ -561,6 +563,10 @@ function createSimulator(options) {
     forwarded.success = typeof success === 'function' ? (res) => success({ status: res.statusCode, headers: res.header, data: res.data }) : success;
     return wx.request(forwarded);
   };
+  // Alipay's toast text is `content` (frameworks rename the page's `title` to it).
+  my.showToast = function (opts = {}) {
+    return wx.showToast(Object.assign({}, alipayOpts(opts), { title: opts.content }));
+  };
   my.setStorage = function (opts = {}) {
     if (SimStorage.size(String(opts.key), opts.data) > ALIPAY_MAX_KEY_BYTES) {
       record('setStorage', opts.key);
@@ -668,7 +674,7 @@ function createSimulator(options) {
   // --- the sandbox ---
   const sandbox = {
     console,
-    ...(profile === 'tt' ? { tt, TTWebAssembly: WXWebAssembly } : profile === 'alipay' ? { my } : { wx, WXWebAssembly }),
+    ...(profile === 'tt' ? { tt, TTWebAssembly: WXWebAssembly } : profile === 'alipay' ? { my, navigator: { userAgent: ALIPAY_USER_AGENT } } : { wx, WXWebAssembly }),
     setTimeout: timers.setTimeout,
     clearTimeout: timers.clearTimeout,
     setInterval,
