@@ -222,10 +222,21 @@ export interface RequestOptions {
   responseType?: 'text' | 'arraybuffer';
 }
 
+/**
+ * The platform's own success object, as it gave it: WeChat's and Douyin's `statusCode` and
+ * `header`; Alipay's `status` and `headers` (there, pass `headers` in the options too).
+ */
 export interface RequestResult<T = unknown> {
   statusCode: number;
   data: T;
   header: Record<string, string>;
+}
+
+/** What `request()` resolves with on Alipay (my.request's success object). */
+export interface AlipayRequestResult<T = unknown> {
+  status: number;
+  data: T;
+  headers: Record<string, string>;
 }
 
 export interface UploadOptions {
