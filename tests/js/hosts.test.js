@@ -106,7 +106,7 @@ describe('Douyin (the tt profile): tt.login, /auth/douyin/login', () => {
     assert.deepEqual([refused.code, refused.option], ['CONFIG_INVALID', 'forceHostLogin']);
   });
 
-  test('a relaunch finds the stored session; a 401 storm costs one new tt.login; a failed tt.login keeps its errNo', async () => {
+  test('a relaunch finds the stored session; a 401 storm costs one new tt.login; dispose; a failed tt.login keeps its errNo', async () => {
     const first = launch(world, 'tt');
     const state = await first.client({ loginPath: '/auth/douyin/login' }).ensureLogin();
     const relaunched = launch(world, 'tt', { storage: first.storage });
@@ -118,6 +118,9 @@ describe('Douyin (the tt profile): tt.login, /auth/douyin/login', () => {
     const replies = await Promise.all(Array.from({ length: 20 }, () => auth.request({ url: '/api/me' })));
     assert.deepEqual(new Set(replies.map((reply) => reply.statusCode)), new Set([200]));
     assert.equal(relaunched.sim.count('login'), 1, 'one re-login for the storm');
+
+    await auth.dispose();
+    assert.equal((await rejection(auth.ensureLogin())).code, 'DISPOSED');
 
     const failing = launch(world, 'tt');
     failing.sim.faults.login.push('fail', 'fail', 'fail', 'fail', 'fail');
