@@ -486,7 +486,7 @@ mod tests {
 
     /// A 2048-bit RSA key made for this test run by node's crypto (OpenSSL): its PKCS#8, its
     /// SubjectPublicKeyInfo and OpenSSL's RSA-SHA256 signature of SIGNED_TEXT, all base64. Made
-    /// here so that no key is kept in the repository (npm test installs node; so does bootstrap).
+    /// here so that no key is kept in the repository (node, which runs npm test, is on every machine that runs these).
     fn test_key() -> &'static [String; 3] {
         static KEY: std::sync::OnceLock<[String; 3]> = std::sync::OnceLock::new();
         KEY.get_or_init(|| {
@@ -498,7 +498,7 @@ mod tests {
             let out = std::process::Command::new("node")
                 .args(["-e", script, SIGNED_TEXT])
                 .output()
-                .expect("node makes the test's RSA key (bash scripts/bootstrap.sh installs it)");
+                .expect("node makes the test's RSA key: install Node.js, which npm test needs anyway");
             assert!(out.status.success(), "node could not make the test key: {}", String::from_utf8_lossy(&out.stderr));
             let text = String::from_utf8(out.stdout).unwrap();
             let parts: Vec<String> = text.split_whitespace().map(str::to_owned).collect();
