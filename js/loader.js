@@ -104,6 +104,14 @@ function trapped(runtime, error) {
   }
 }
 
+// A failed start as the page sees it: HOST_UNSUPPORTED as it is, anything else WASM_LOAD_FAILED
+// (retryable) with `what` failed and how to fix it.
+function loadFailed(error, what, advice) {
+  if (error && error.code === 'HOST_UNSUPPORTED') throw error;
+  const message = error && error.message ? error.message : String(error);
+  throw { code: 'WASM_LOAD_FAILED', message: what + ': ' + message + ' (' + advice + ')', retryable: true };
+}
+
 // Resolves with the runtime: { Client, trap, onTrap } — the wasm-bindgen Client class of a live
 // instance, the error it trapped with (null while alive), and the clients' trap handlers. The
 // first successful load is shared; a failed or trapped one is replaced by the next call.
@@ -120,14 +128,8 @@ function loadRuntime(wasmPath, workerPath) {
     const starting = loading = require('./worker-runtime.js').startWorkerRuntime(createWorker, workerScript, where, failed)
       .catch((error) => {
         if (loading === starting) loading = null;
-        if (error && error.code === 'HOST_UNSUPPORTED') throw error;
-        const message = error && error.message ? error.message : String(error);
-        throw {
-          code: 'WASM_LOAD_FAILED',
-          message: 'could not start mp-session\'s Worker ' + workerScript + ' with the wasm ' + where + ': ' + message +
-            ' (copy the package\'s worker files into ' + ALIPAY_WORKER_DIR + '/ and declare "workers" in app.json; see the README)',
-          retryable: true,
-        };
+        loadFailed(error, 'could not start mp-session\'s Worker ' + workerScript + ' with the wasm ' + where,
+          'copy the package\'s worker files into ' + ALIPAY_WORKER_DIR + '/ and declare "workers" in app.json; see the README');
       });
     return loading;
   }
@@ -144,15 +146,9 @@ function loadRuntime(wasmPath, workerPath) {
       })
       .catch((error) => {
         if (loading === runtime.ready) loading = null;
-        if (error && error.code === 'HOST_UNSUPPORTED') throw error;
-        const message = error && error.message ? error.message : String(error);
-        throw {
-          code: 'WASM_LOAD_FAILED',
-          message: 'could not load mp-session\'s wasm from ' + where + ': ' + message +
-            ' (after "构建 npm" it lives under /miniprogram_npm/mp-session/; with Taro or uni-app add the ' +
-            'mp-session/taro or mp-session/vite plugin; pass wasmPath if you moved it)',
-          retryable: true,
-        };
+        loadFailed(error, 'could not load mp-session\'s wasm from ' + where,
+          'after "构建 npm" it lives under /miniprogram_npm/mp-session/; with Taro or uni-app add the ' +
+          'mp-session/taro or mp-session/vite plugin; pass wasmPath if you moved it');
       });
   }
   return loading;

@@ -18,7 +18,7 @@ const PING_EVERY_MS = 5000;
  * loaded from `wasmPath`; `fail(runtime, error)` is the loader's trap handling.
  */
 function startWorkerRuntime(createWorker, workerPath, wasmPath, fail) {
-  const runtime = { create: null, trap: null, onTrap: [], ready: null, worker: null };
+  const runtime = { create: null, trap: null, onTrap: [], ready: null };
   const hosts = new Map(); // client id → { host, emit }
   const replies = new Map(); // call number → { resolve, reject }
   const creating = new Map(); // client id → { resolve, reject, host, emit }
@@ -160,7 +160,6 @@ function startWorkerRuntime(createWorker, workerPath, wasmPath, fail) {
     }, START_TIMEOUT_MS);
     try {
       worker = createWorker(workerPath);
-      runtime.worker = worker;
       if (typeof worker.onProcessKilled === 'function') worker.onProcessKilled(() => die(new Error('the host ended the Worker')));
       worker.onMessage((data) => {
         const message = decode(data);
