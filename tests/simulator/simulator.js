@@ -479,16 +479,22 @@ function createSimulator(options) {
   // Douyin's tt: wx's calls with Douyin's error shape (errNo, not errno), and its own login. tt.login
   // gives `anonymousCode` always and `code` only to a user logged into the Douyin app; `force`
   // (default true) shows that user Douyin's login sheet, which the simulated user accepts.
-  const tt = {};
-  for (const [name, fn] of Object.entries(wx)) {
-    tt[name] = typeof fn !== 'function' ? fn : function (opts = {}) {
-      const reshaped = Object.assign({}, opts, {
-        fail: typeof opts.fail === 'function' ? (error) => opts.fail(douyinError(error)) : opts.fail,
-        complete: typeof opts.complete === 'function' ? (result) => opts.complete(douyinError(result)) : opts.complete,
-      });
-      return fn.call(tt, reshaped);
-    };
+  // wx's calls on another host's object: their fail and complete callbacks get `reshape(result)`
+  // (that host's error shape); sync calls (a key, not options) pass through.
+  function rehosted(host, reshape, skip = []) {
+    for (const [name, fn] of Object.entries(wx)) {
+      if (skip.includes(name)) continue;
+      host[name] = typeof fn !== 'function' ? fn : function (opts = {}) {
+        return fn.call(host, opts && typeof opts === 'object' ? withFailures(opts, reshape) : opts);
+      };
+    }
+    return host;
   }
+  const withFailures = (opts, reshape) => Object.assign({}, opts, {
+    fail: typeof opts.fail === 'function' ? (error) => opts.fail(reshape(error)) : opts.fail,
+    complete: typeof opts.complete === 'function' ? (result) => opts.complete(reshape(result)) : opts.complete,
+  });
+  const tt = rehosted({}, douyinError);
   function douyinError(result) {
     if (!result || typeof result.errno !== 'number') return result;
     const { errno, ...rest } = result;
@@ -534,17 +540,8 @@ function createSimulator(options) {
     if (!result || typeof result.errMsg !== 'string') return result;
     return { error: typeof result.errno === 'number' ? result.errno : 3, errorMessage: result.errMsg.replace(/^\w+:fail ?/, '') };
   }
-  const alipayOpts = (opts) => Object.assign({}, opts, {
-    fail: typeof opts.fail === 'function' ? (error) => opts.fail(alipayError(error)) : opts.fail,
-    complete: typeof opts.complete === 'function' ? (result) => opts.complete(alipayError(result)) : opts.complete,
-  });
-  const my = {};
-  for (const [name, fn] of Object.entries(wx)) {
-    if (name === 'login' || name === 'checkSession' || name === 'request') continue;
-    my[name] = typeof fn !== 'function' ? fn : function (opts = {}) {
-      return fn.call(my, opts && typeof opts === 'object' ? alipayOpts(opts) : opts);
-    };
-  }
+  const alipayOpts = (opts) => withFailures(opts, alipayError);
+  const my = rehosted({}, alipayError, ['login', 'checkSession', 'request']);
   my.getAuthCode = function (opts = {}) {
     record('getAuthCode', opts.scopes);
     const fault = faults.login.shift();
@@ -583,7 +580,8 @@ function createSimulator(options) {
     record('createWorker', scriptPath);
     const appJsonFile = path.join(appDir, 'app.json');
     const dir = fs.existsSync(appJsonFile) ? JSON.parse(fs.readFileSync(appJsonFile, 'utf8')).workers : undefined;
-    if (typeof dir !== 'string' || !scriptPath.startsWith(dir.replace(/\/$/, '') + '/')) {
+    const root = typeof dir === 'string' ? dir.replace(/\/$/, '') : null;
+    if (!root || !scriptPath.startsWith(root + '/')) {
       throw new Error(`createWorker: ${scriptPath} is not in app.json's "workers" directory (${dir})`);
     }
     const toPage = [];
@@ -608,7 +606,6 @@ function createSimulator(options) {
     vm.runInContext("'use strict'; delete globalThis.WebAssembly;", workerContext);
     useClock(workerContext);
     const workerModules = new Map();
-    const root = dir.replace(/\/$/, '');
     const loadInWorker = (modulePath) => {
       if (!modulePath.startsWith(`/${root}/`)) throw new Error(`a Worker requires only from ${root}/: ${modulePath}`);
       if (workerModules.has(modulePath)) return workerModules.get(modulePath).exports;
